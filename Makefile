@@ -1,0 +1,54 @@
+# dispatch-tui: every target installs what it needs, from nothing, idempotently.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := $(CURDIR)/.tools/bin
+# The one place the livekit-server version is pinned: the newest tag `go install` accepts
+# (v1.13.6 and later carry `replace` directives in go.mod and are refused).
+LIVEKIT_SERVER_TAG := v1.13.5
+LIVEKIT_SERVER := $(TOOLS)/livekit-server
+export PATH := $(TOOLS):$(PATH)
+
+.PHONY: run test lint bench install server clean
+
+run: install server ## Open the dashboard (starts a local livekit-server unless LIVEKIT_URL is set)
+	$(VENV)/bin/dispatch-tui
+
+test: install server ## Lint, type-check and run the whole suite against a real livekit-server
+	$(VENV)/bin/ruff check tui agents tests bench
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check tui agents tests bench
+	$(VENV)/bin/ruff format --check tui agents tests bench
+	$(VENV)/bin/mypy
+
+bench: install server
+	$(PY) -m bench
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+server: ## livekit-server: one on PATH, else `go install` into .tools/bin
+	@if [ -x "$(LIVEKIT_SERVER)" ] || command -v livekit-server >/dev/null 2>&1; then \
+		exit 0; \
+	elif command -v go >/dev/null 2>&1; then \
+		echo "Building livekit-server $(LIVEKIT_SERVER_TAG) with go install (first time only, a few minutes)..."; \
+		mkdir -p $(TOOLS) && tmp=$$(mktemp -d) && \
+		GOBIN=$$tmp GOFLAGS=-buildvcs=false go install github.com/livekit/livekit-server/cmd/server@$(LIVEKIT_SERVER_TAG) && \
+		mv $$tmp/server $(LIVEKIT_SERVER) && rmdir $$tmp && \
+		echo "Installed $(LIVEKIT_SERVER)"; \
+	else \
+		echo "livekit-server not found and Go is not installed: install Go (https://go.dev/dl) and re-run, or put livekit-server on PATH." >&2; \
+		exit 1; \
+	fi
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

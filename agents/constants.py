@@ -1,0 +1,12 @@
+"""Names shared by the worker, the control plane and the observer."""
+
+from __future__ import annotations
+
+AGENT_NAME = "dispatch-multi-agent"
+"""The worker's agent name: rooms get an explicit dispatch to it (no automatic dispatch)."""
+
+ROLE_ATTRIBUTE = "dispatch.role"
+"""Participant attribute carrying ``dispatcher`` or ``driver``."""
+
+AGENT_STATE_ATTRIBUTE = "lk.agent.state"
+TRANSCRIPTION_TOPIC = "lk.transcription"

@@ -1,0 +1,20 @@
+"""Shared fixtures: one real loopback livekit-server for the whole suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tui.local_server import LocalServer
+
+
+@pytest.fixture(scope="session")
+def livekit_server() -> Iterator[LocalServer]:
+    """A real livekit-server on loopback with its own key and secret, stopped after the suite."""
+    server = LocalServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
