@@ -10,23 +10,20 @@ LIVEKIT_SERVER_TAG := v1.13.5
 LIVEKIT_SERVER := $(TOOLS)/livekit-server
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: run test lint bench install server clean
+.PHONY: run test lint install server clean
 
 run: install server ## Open the dashboard (starts a local livekit-server unless LIVEKIT_URL is set)
 	$(VENV)/bin/dispatch-tui
 
 test: install server ## Lint, type-check and run the whole suite against a real livekit-server
-	$(VENV)/bin/ruff check tui agents tests bench
+	$(VENV)/bin/ruff check tui agents tests
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check tui agents tests bench
-	$(VENV)/bin/ruff format --check tui agents tests bench
+	$(VENV)/bin/ruff check tui agents tests
+	$(VENV)/bin/ruff format --check tui agents tests
 	$(VENV)/bin/mypy
-
-bench: install server
-	$(PY) -m bench
 
 install: $(VENV)/.installed
 

@@ -84,7 +84,18 @@ class Scenario:
         """The JSON form stored in room metadata; ``from_dict`` reads it back."""
         data = asdict(self)
         data.pop("source")
-        data["script"] = [asdict(line) for line in self.script]
+        for role in ROLES:
+            # The role is the key the persona sits under; the parser refuses it as a field.
+            data[role].pop("role")
+        for stop in ("pickup", "delivery"):
+            if not data[stop]["time"]:
+                # The time is optional; an empty string would be refused when read back.
+                data[stop].pop("time")
+        if self.script:
+            data["script"] = [asdict(line) for line in self.script]
+        else:
+            # No script means "generate one"; an empty list would be refused when read back.
+            data.pop("script")
         return data
 
     def to_json(self) -> str:
@@ -290,6 +301,10 @@ def parse_scenario_json(text: str | bytes, source: str = "<scenario>") -> Scenar
         raise ScenarioError(
             f"{source}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        # A few hundred kilobytes of brackets exceed the decoder's recursion limit.
+        raise ScenarioError(f"{source}: JSON nested too deeply; a scenario is a flat object") \
+            from None
     return parse_scenario(data, source)
 
 

@@ -56,7 +56,7 @@ def test_stop_reaps_the_child_and_is_idempotent() -> None:
 
 def test_missing_binary_gives_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIVEKIT_SERVER_BIN", "/nonexistent/livekit-server")
-    with pytest.raises(LocalServerError, match="LIVEKIT_SERVER_BIN=.*not an executable"):
+    with pytest.raises(LocalServerError, match=r"LIVEKIT_SERVER_BIN=.*not an executable"):
         LocalServer().start()
 
 
@@ -67,6 +67,6 @@ def test_child_that_exits_during_start_up_is_reported(tmp_path: object) -> None:
     fake.write_text("#!/bin/sh\necho 'bad config' >&2\nexit 3\n")
     fake.chmod(0o755)
     server = LocalServer(binary=fake)
-    with pytest.raises(LocalServerError, match="exited with code 3.*bad config"):
+    with pytest.raises(LocalServerError, match=r"exited with code 3.*bad config"):
         server.start(timeout_s=5)
     assert not server.running

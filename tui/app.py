@@ -1,23 +1,452 @@
-"""The dashboard app (placeholder screen until the dashboard work lands)."""
+"""The dashboard: a coordinator that turns keys into backend work and events into panes.
+
+Data flows one way: backend adapters post messages; handlers apply them to the pure state
+model; a timer renders panes from that state. Key bindings only start backend work: panes
+appear because the observer saw the agents, never because a key was pressed.
+"""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+import logging
+import os
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, OptionList, Static
+from textual.worker import Worker, WorkerState
+
+from tui.backend import Backend, BackendSinks, ServerStatus, SessionEventData
+from tui.control_plane import RoomSummary
+from tui.events import DomainEvent, ObserverStatus
+from tui.latency import LatencyBook
+from tui.log_bridge import LogCapture
+from tui.messages import (
+    DomainEventMessage,
+    ServerStatusChanged,
+    SessionEventMessage,
+    WorkerStatusChanged,
+)
+from tui.scenario_catalog import BUILTIN_SCENARIOS, load_catalog
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen, describe_bindings
+from tui.screens.scenario_picker import ScenarioPicker
+from tui.settings import DashboardOptions
+from tui.state import EXPECTED_ROLES, AgentRole, RoomState
+from tui.widgets.agent_pane import AgentPane
+from tui.widgets.log_pane import LogPane
+from tui.widgets.room_list import RoomList
+from tui.widgets.status_bar import StatusBar
+from tui.worker_runner import WorkerStatus
+
+logger = logging.getLogger("tui.app")
+
+PANE_TITLES: dict[AgentRole, str] = {"dispatcher": "Dispatcher (Tim)", "driver": "Driver (Chris)"}
+ROLE_RULES: dict[AgentRole, str] = {
+    "dispatcher": "dispatch.role=dispatcher, or identity/name containing 'dispatcher' or 'tim'",
+    "driver": "dispatch.role=driver, or identity/name containing 'driver' or 'chris'",
+}
+
+
+def default_log_path() -> Path:
+    """``$DISPATCH_TUI_LOG_DIR`` or ``~/.local/state/dispatch-tui/logs``, one file per run."""
+    base = os.environ.get("DISPATCH_TUI_LOG_DIR") or str(
+        Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
+        / "dispatch-tui"
+        / "logs"
+    )
+    return Path(base) / f"dispatch-tui-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
 
 
 class DispatchApp(App[None]):
-    """dispatch-tui's Textual application."""
+    """Live view of a two-agent LiveKit room, with its worker, log and room controls."""
 
+    CSS_PATH = "app.tcss"
     TITLE = "dispatch-tui"
-    BINDINGS = [("q", "quit", "Quit")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new_room", "New room"),
+        Binding("d", "redispatch", "Re-dispatch"),
+        Binding("x", "delete_room", "Delete room"),
+        Binding("j", "next_room", "Next room", show=False),
+        Binding("k", "previous_room", "Previous room", show=False),
+        Binding("r", "refresh_rooms", "Refresh rooms", show=False),
+        Binding("l", "log_level", "Log level"),
+        Binding("f", "log_follow", "Follow/pause log"),
+        Binding("slash", "log_search", "Search log", key_display="/"),
+        Binding("escape", "clear_search", "Clear log search", show=False),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        options: DashboardOptions,
+        log_capture: LogCapture,
+        *,
+        rooms_interval_s: float = 2.0,
+        render_interval_s: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.options = options
+        self.log_capture = log_capture
+        self.state = RoomState()
+        self.latency = LatencyBook()
+        self.rooms: list[RoomSummary] = []
+        self.worker_status = WorkerStatus("off")
+        self.server_status = ServerStatus("starting")
+        self.backend = Backend(
+            options,
+            BackendSinks(
+                domain_event=self._post_domain_event,
+                worker_status=self._post_worker_status,
+                server_status=self._post_server_status,
+                session_event=self._post_session_event,
+                secrets=log_capture.add_secrets,
+            ),
+        )
+        self._rooms_interval_s = rooms_interval_s
+        self._render_interval_s = render_interval_s
+        self._rendered_version = -1
+        self._rendered_at = 0.0
+        self._closing = False
+        self._closed = False
+
+    # -- layout
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("dispatch-tui: the dashboard is being built.", id="placeholder")
+        yield StatusBar(id="status-bar")
+        with Horizontal(id="main"):
+            with Vertical(id="rooms-column"):
+                room_list = RoomList(id="room-list")
+                room_list.border_title = "Rooms (j/k)"
+                yield room_list
+            with Vertical(id="room-column"):
+                yield Static("no room observed: press n to create one", id="room-title",
+                             markup=False)
+                with Horizontal(id="agent-panes"):
+                    for role in EXPECTED_ROLES:
+                        yield AgentPane(PANE_TITLES[role], role, id=f"pane-{role}")
+                yield Horizontal(id="unmatched-panes")
+                yield LogPane(self.log_capture.buffer, self.log_capture.log_path, id="log-pane")
         yield Footer()
 
+    def on_mount(self) -> None:
+        self.query_one("#unmatched-panes").display = False
+        self.query_one(StatusBar).set_worker("off" if self.options.no_worker else "waiting",
+                                             "pending")
+        self.query_one(StatusBar).set_observer("no room", "pending")
+        self.set_interval(self._render_interval_s, self._render_panes)
+        self._start_backend()
 
-def run_dashboard() -> int:
-    DispatchApp().run()
+    # -- sinks (any thread)
+
+    def _post_domain_event(self, event: DomainEvent) -> None:
+        self.post_message(DomainEventMessage(event))
+
+    def _post_worker_status(self, status: WorkerStatus) -> None:
+        self.post_message(WorkerStatusChanged(status))
+
+    def _post_server_status(self, status: ServerStatus) -> None:
+        self.post_message(ServerStatusChanged(status))
+
+    def _post_session_event(self, event: SessionEventData) -> None:
+        self.post_message(SessionEventMessage(event))
+
+    # -- backend work
+
+    @work(exclusive=True, group="backend", exit_on_error=False, name="start backend")
+    async def _start_backend(self) -> None:
+        logger.info("log file: %s", self.log_capture.log_path)
+        await self.backend.start()
+        self.set_interval(self._rooms_interval_s, self.action_refresh_rooms)
+        self.action_refresh_rooms()
+
+    @work(exclusive=True, group="rooms", exit_on_error=False, name="list rooms")
+    async def _refresh_rooms(self) -> None:
+        rooms = await self.backend.list_rooms()
+        rooms.sort(key=lambda room: room.created_at.timestamp() if room.created_at else 0.0,
+                   reverse=True)
+        self.rooms = rooms
+        room_list = self.query_one(RoomList)
+        room_list.show_rooms(rooms, self.backend.observed_room)
+        if self.backend.observed_room is None and rooms and not self._closing:
+            self._switch_room(rooms[0].name)
+
+    @work(exclusive=True, group="observer", exit_on_error=False, name="observe room")
+    async def _observe(self, room: str | None) -> None:
+        await self.backend.observe(room)
+
+    @work(group="control", exit_on_error=False, name="create room")
+    async def _create_room(self, scenario_path: Path) -> None:
+        self.notify(f"Creating a room from {scenario_path.name}…", timeout=3)
+        created = await self.backend.create_room(scenario_path)
+        self.notify(f"Room {created.name} created; agents dispatched", timeout=4)
+        self._switch_room(created.name)
+        self.action_refresh_rooms()
+
+    @work(group="control", exit_on_error=False, name="re-dispatch")
+    async def _redispatch(self, room: str) -> None:
+        dispatch_id = await self.backend.redispatch(room)
+        self.notify(f"Agents re-dispatched into {room} ({dispatch_id})", timeout=4)
+
+    @work(group="control", exit_on_error=False, name="delete room")
+    async def _delete_room(self, room: str) -> None:
+        await self.backend.delete_room(room)
+        self.latency.forget_room(room)
+        if self.state.room == room:
+            self.state.reset("", now=time.monotonic())
+            self._show_room_title()
+        self.notify(f"Room {room} deleted", timeout=4)
+        self.action_refresh_rooms()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place where backend failures become a status and a notification."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        message = str(error) or type(error).__name__
+        logger.error("%s failed: %s", event.worker.name, message)
+        self.notify(f"{event.worker.name} failed: {message}", severity="error", timeout=10)
+        if event.worker.group == "observer":
+            self.query_one(StatusBar).set_observer(f"failed: {message}", "bad")
+        elif event.worker.group == "backend" and self.server_status.state != "failed":
+            self.query_one(StatusBar).set_server(f"failed: {message}", "bad")
+
+    def _switch_room(self, room: str | None) -> None:
+        if room == self.backend.observed_room and room == self.state.room:
+            return
+        self.state.reset(room or "", now=time.monotonic())
+        self._rendered_version = -1
+        if room is not None:
+            self.query_one(RoomList).select_room(room)
+        self._show_room_title()
+        self._observe(room)
+
+    # -- messages
+
+    def on_domain_event_message(self, message: DomainEventMessage) -> None:
+        event = message.event
+        if isinstance(event, ObserverStatus) and event.room == self.state.room:
+            health = {"connected": "ok", "reconnected": "ok", "failed": "bad",
+                      "disconnected": "bad"}.get(event.state, "pending")
+            detail = f" ({event.detail})" if event.detail and health == "bad" else ""
+            self.query_one(StatusBar).set_observer(f"{event.state} {event.room}{detail}", health)
+        self.state.apply(event)
+
+    def on_worker_status_changed(self, message: WorkerStatusChanged) -> None:
+        status = self.worker_status = message.status
+        text = {
+            "registered": f"registered {status.worker_id} as {status.agent_name!r}",
+            "failed": f"failed: {status.detail}",
+        }.get(status.state, status.state)
+        health = {"registered": "ok", "failed": "bad", "stopped": "bad"}.get(status.state,
+                                                                            "pending")
+        self.query_one(StatusBar).set_worker(text, health)
+        if status.state == "failed":
+            self.notify(f"Agent worker failed: {status.detail}", severity="error", timeout=10)
+
+    def on_server_status_changed(self, message: ServerStatusChanged) -> None:
+        status = self.server_status = message.status
+        where = "local" if status.local else status.detail
+        if status.state == "ready":
+            self.query_one(StatusBar).set_server(f"{status.url} ({where})", "ok")
+        elif status.state == "failed":
+            self.query_one(StatusBar).set_server(f"failed: {status.detail}", "bad")
+            self.notify(f"LiveKit server: {status.detail}", severity="error", timeout=10)
+        else:
+            self.query_one(StatusBar).set_server(f"{status.detail}…", "pending")
+
+    def on_session_event_message(self, message: SessionEventMessage) -> None:
+        event: SessionEventData = message.event
+        if event.kind == "turn":
+            self.latency.record_turn(event.room, event.role, event.payload)
+            self._rendered_version = -1
+        elif event.kind == "session_failed":
+            self.notify(f"{event.role} session failed to start: {event.payload.get('error')}",
+                        severity="error", timeout=10)
+        elif event.kind == "error" and not event.payload.get("recoverable", True):
+            self.notify(f"{event.role} session error: {event.payload.get('error')}",
+                        severity="error", timeout=10)
+        elif event.kind == "conversation_ended":
+            self.notify(f"Conversation in {event.room} ended: {event.payload.get('reason')}",
+                        timeout=5)
+
+    @on(OptionList.OptionHighlighted, "#room-list")
+    def _room_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id:
+            self._switch_room(event.option.id)
+
+    # -- rendering
+
+    def _show_room_title(self) -> None:
+        title = self.query_one("#room-title", Static)
+        if not self.state.room:
+            title.update("no room observed: press n to create one")
+            return
+        summary = next((room for room in self.rooms if room.name == self.state.room), None)
+        load = f"  load {summary.load_id}" if summary and summary.load_id else ""
+        people = f"  {summary.num_participants} participants" if summary else ""
+        title.update(f"room {self.state.room}{load}{people}")
+
+    def _missing_reason(self, role: AgentRole) -> str:
+        if not self.state.room:
+            return "No room observed. Press n to create a room from a scenario."
+        if self.state.observer_state not in ("connected", "reconnected"):
+            return f"The observer is not in the room ({self.state.observer_state or 'joining'})."
+        if self.worker_status.state == "failed":
+            return f"The agent worker failed: {self.worker_status.detail}"
+        if not self.options.no_worker and self.worker_status.state != "registered":
+            return "The agent worker is not registered yet, so no job can be dispatched."
+        unmatched = ", ".join(view.identity for view in self.state.unmatched())
+        hint = f" Agents matching no role: {unmatched}." if unmatched else ""
+        return f"No participant with {ROLE_RULES[role]}.{hint}"
+
+    def _render_panes(self) -> None:
+        now = time.monotonic()
+        # Re-render on change, and once a second for the "for 12 s" clocks.
+        if self.state.version == self._rendered_version and now - self._rendered_at < 1.0:
+            return
+        self._rendered_version, self._rendered_at = self.state.version, now
+        for role in EXPECTED_ROLES:
+            pane = self.query_one(f"#pane-{role}", AgentPane)
+            view = self.state.for_role(role)
+            if view is None:
+                pane.show_missing(self._missing_reason(role), self.state.missing_for(role, now))
+            else:
+                pane.show_agent(view, now, self.latency.summary(self.state.room, role))
+        self._render_unmatched(now)
+
+    def _render_unmatched(self, now: float) -> None:
+        container = self.query_one("#unmatched-panes", Horizontal)
+        views = self.state.unmatched()
+        wanted = {f"pane-unmatched-{index}": view for index, view in enumerate(views[:3])}
+        for pane in list(container.query(AgentPane)):
+            if pane.id not in wanted:
+                pane.remove()
+        for pane_id, view in wanted.items():
+            existing = container.query(f"#{pane_id}")
+            if existing:
+                pane = existing.first(AgentPane)
+            else:
+                pane = AgentPane("Unmatched agent", "unmatched", id=pane_id)
+                pane.add_class("-unmatched")
+                container.mount(pane)
+                continue  # rendered on the next tick, once mounted
+            pane.show_agent(view, now)
+        container.display = bool(views)
+
+    # -- actions
+
+    def action_new_room(self) -> None:
+        directories = [BUILTIN_SCENARIOS, *self.options.scenario_dirs]
+        entries = load_catalog(directories)
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self._create_room(path)
+
+        self.push_screen(ScenarioPicker(entries, directories), chosen)
+
+    def action_redispatch(self) -> None:
+        if not self.state.room:
+            self.notify("No room observed: select or create one first", severity="warning")
+            return
+        self._redispatch(self.state.room)
+
+    def action_delete_room(self) -> None:
+        room = self.state.room
+        if not room:
+            self.notify("No room observed: nothing to delete", severity="warning")
+            return
+
+        def confirmed(answer: bool | None) -> None:
+            if answer:
+                self._delete_room(room)
+
+        self.push_screen(ConfirmScreen(f"Delete room {room}? Its agents will be disconnected."),
+                         confirmed)
+
+    def action_next_room(self) -> None:
+        self.query_one(RoomList).action_cursor_down()
+
+    def action_previous_room(self) -> None:
+        self.query_one(RoomList).action_cursor_up()
+
+    def action_refresh_rooms(self) -> None:
+        if self.backend.settings is not None and not self._closing:
+            self._refresh_rooms()
+
+    def action_log_level(self) -> None:
+        self.query_one(LogPane).cycle_level()
+
+    def action_log_follow(self) -> None:
+        self.query_one(LogPane).toggle_follow()
+
+    def action_log_search(self) -> None:
+        self.query_one(LogPane).open_search()
+
+    def action_clear_search(self) -> None:
+        self.query_one(LogPane).clear_search()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(describe_bindings(list(self.BINDINGS))))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.action not in ("quit",):
+                keys = binding.key_display or binding.key
+                yield SystemCommand(
+                    binding.description,
+                    f"key: {keys}",
+                    lambda action=binding.action: self.run_action(action),
+                )
+
+    async def action_quit(self) -> None:
+        """Close sessions, observer and local server, then leave."""
+        if self._closing:
+            return
+        self._closing = True
+        self.query_one(StatusBar).set_worker("closing…", "pending")
+        self._shutdown_and_exit()
+
+    @work(exclusive=True, group="shutdown", exit_on_error=False, name="shut down")
+    async def _shutdown_and_exit(self) -> None:
+        # A worker, so the message loop keeps running (and rendering) while everything closes.
+        try:
+            await self.shutdown()
+        finally:
+            self.exit()
+
+    async def shutdown(self) -> None:
+        """Stop every worker and the backend; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.workers.cancel_group(self, "rooms")
+        self.workers.cancel_group(self, "control")
+        await self.backend.aclose()
+
+    async def on_unmount(self) -> None:
+        await self.shutdown()
+
+
+def run_dashboard(options: DashboardOptions | None = None) -> int:
+    """Run the dashboard until the user quits; the composition root calls this."""
+    options = options or DashboardOptions(None, (), no_worker=False, voice=None)
+    capture = LogCapture(default_log_path())
+    capture.start()
+    try:
+        DispatchApp(options, capture).run()
+    finally:
+        capture.close()
+    print(f"dispatch-tui: log written to {capture.log_path}")
     return 0

@@ -1,0 +1,537 @@
+"""The multi-agent worker: one job runs Tim (dispatcher) and Chris (driver) in the same room.
+
+Tim is the job participant: ``on_request`` accepts the job with his identity, name and role
+attribute. Chris joins through a second ``rtc.Room`` connected with a token minted in the job, so
+the two sessions never share an identity, an ``lk.agent.state`` attribute or text-stream
+handlers (DESIGN section 3). Neither session listens to audio; the ``TurnRelay`` passes the floor.
+
+Use ``build_server()`` to run the worker in-process (the dashboard: thread executor, started
+with ``await server.run(devmode=True)`` and stopped with ``await server.aclose()``), or run this
+file for the livekit CLI: ``python agents/multi_agent_worker.py dev`` or ``start``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    # run as a script, the ``agents`` package is importable only with the project root on the
+    # path; main() below then re-imports this file as ``agents.multi_agent_worker``
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import asyncio
+import contextlib
+import datetime
+import functools
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from livekit import api, rtc
+from livekit.agents import (
+    AgentServer,
+    AgentSession,
+    JobContext,
+    JobExecutorType,
+    JobRequest,
+    llm,
+    room_io,
+    tts,
+)
+
+from agents.constants import AGENT_NAME, ROLE_ATTRIBUTE
+from agents.dispatcher_agent import DispatcherAgent
+from agents.driver_agent import DriverAgent
+from agents.scenario import (
+    ROLES,
+    Role,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+    parse_scenario_json,
+)
+from agents.turn_relay import RelayParty, RelayResult, Turn, TurnRelay
+from agents.voices import (
+    VoiceConfigError,
+    VoiceMode,
+    build_realtime_model,
+    build_session,
+    describe_voice,
+    resolve_voice_mode,
+)
+
+logger = logging.getLogger("multi_agent_worker")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SCENARIO_FILE = PROJECT_ROOT / "scenarios" / "hdx-2478.json"
+CHRIS_TOKEN_TTL_S = 6 * 3600
+
+SessionEventSink = Callable[[str, str, str, dict[str, Any]], None]
+"""``sink(room, role, kind, payload)``; called on the job's thread, so it must be thread-safe.
+
+``role`` is ``dispatcher``, ``driver`` or ``""`` for job-wide events. Kinds and payload keys:
+
+- ``session_started``: identity, name, voice (mode, model, voice, temperature,
+  temperature_applied)
+- ``session_failed``: error (one line)
+- ``agent_state``: old_state, new_state
+- ``metrics``: type (``llm``, ``tts`` or ``realtime``), ttft or ttfb (seconds), duration
+- ``turn``: index, text, started_speaking_at, stopped_speaking_at, llm_node_ttft,
+  tts_node_ttfb, e2e_latency (each timing may be None)
+- ``error``: error (one line), source, recoverable
+- ``session_closed``: reason, error (or None)
+- ``conversation_ended`` (role ``""``): reason, turns, detail
+"""
+
+_ROLE_LABEL: dict[Role, str] = {"dispatcher": "Dispatcher", "driver": "Driver"}
+
+_DEFAULT_SCENARIO_DATA: dict[str, Any] = {
+    "load_id": "HDX-2478",
+    "title": "Reefer load, Fresno to Salt Lake City",
+    "pickup": {"location": "Fresno, California", "time": "06:00"},
+    "delivery": {"location": "Salt Lake City, Utah", "time": "Thursday 14:00"},
+    "situation": "The receiver moved the delivery window up by two hours.",
+    "max_turns": 8,
+}
+
+
+def default_scenario() -> Scenario:
+    """``scenarios/hdx-2478.json`` when present and valid, else a built-in equivalent."""
+    if DEFAULT_SCENARIO_FILE.is_file():
+        try:
+            return load_scenario(DEFAULT_SCENARIO_FILE)
+        except ScenarioError as exc:
+            logger.warning("%s; using the built-in scenario", exc)
+    return parse_scenario(_DEFAULT_SCENARIO_DATA, "built-in default scenario")
+
+
+def scenario_for_job(job_metadata: str, room_metadata: str) -> Scenario:
+    """The scenario from dispatch metadata, else room metadata, else the default."""
+    for source, text in (("dispatch metadata", job_metadata), ("room metadata", room_metadata)):
+        if text and text.strip():
+            try:
+                return parse_scenario_json(text, source)
+            except ScenarioError as exc:
+                logger.warning("%s; trying the next source", exc)
+    return default_scenario()
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What every job of this worker needs; picklable when ``sink`` is (or is None)."""
+
+    voice: VoiceMode
+    ws_url: str = ""
+    api_key: str = field(default="", repr=False)
+    api_secret: str = field(default="", repr=False)
+    sink: SessionEventSink | None = None
+
+
+class _Events:
+    """Sends session events to the sink without ever letting a sink failure reach a session."""
+
+    def __init__(self, sink: SessionEventSink | None, room: str) -> None:
+        self._sink = sink
+        self._room = room
+
+    def __call__(self, role: str, kind: str, payload: dict[str, Any]) -> None:
+        if self._sink is None:
+            return
+        try:
+            self._sink(self._room, role, kind, payload)
+        except Exception:
+            logger.exception("session event sink failed for %s/%s", role, kind)
+
+
+def _one_line(error: object) -> str:
+    text = str(error).strip() or type(error).__name__
+    return " ".join(text.split())
+
+
+def _attach_session_events(session: AgentSession[None], role: Role, events: _Events) -> None:
+    """Forward state, metrics, errors and close of one session; log the first error clearly."""
+    label = _ROLE_LABEL[role]
+    logged_errors: set[str] = set()
+
+    def on_state(ev: Any) -> None:
+        events(role, "agent_state", {"old_state": ev.old_state, "new_state": ev.new_state})
+
+    def on_metrics(metrics: Any) -> None:
+        kind = getattr(metrics, "type", "")
+        payload: dict[str, Any] = {"duration": getattr(metrics, "duration", None)}
+        if kind == "llm_metrics":
+            payload.update(type="llm", ttft=metrics.ttft)
+        elif kind == "tts_metrics":
+            payload.update(type="tts", ttfb=metrics.ttfb)
+        elif kind == "realtime_model_metrics":
+            payload.update(type="realtime", ttft=metrics.ttft)
+        else:
+            return
+        events(role, "metrics", payload)
+
+    def on_error(ev: Any) -> None:
+        error = getattr(ev, "error", ev)
+        inner = getattr(error, "error", error)
+        recoverable = bool(getattr(error, "recoverable", False))
+        message = _one_line(inner)
+        if "401" in message or "invalid_api_key" in message:
+            message += " (the OpenAI API key was rejected: check OPENAI_API_KEY)"
+        source = type(getattr(ev, "source", None)).__name__
+        events(role, "error", {"error": message, "source": source, "recoverable": recoverable})
+        if recoverable:
+            # the framework already warns about each retry; the failure is the last error
+            logger.debug("%s session error from %s (retrying): %s", label, source, message)
+            return
+        # a rejected key can repeat the same failure: one clear line is enough
+        key = f"{source}:{message}"
+        if key not in logged_errors:
+            logged_errors.add(key)
+            logger.error("%s session error from %s: %s", label, source, message)
+
+    def on_close(ev: Any) -> None:
+        error = getattr(ev, "error", None)
+        reason = getattr(getattr(ev, "reason", None), "value", str(getattr(ev, "reason", "")))
+        events(
+            role,
+            "session_closed",
+            {"reason": reason, "error": _one_line(error.error) if error is not None else None},
+        )
+
+    session.on("agent_state_changed", on_state)
+    # AgentSession's own metrics_collected is deprecated in 1.8.9 (it warns); the models still
+    # emit theirs. A realtime model's per-turn timings arrive with each "turn" event instead.
+    for model in (session.llm, session.tts):
+        if isinstance(model, llm.LLM | tts.TTS):
+            model.on("metrics_collected", on_metrics)
+    session.on("error", on_error)
+    session.on("close", on_close)
+
+
+def _room_options(other_identity: str) -> room_io.RoomOptions:
+    """Link to the other agent only; no audio or text input: the relay does turn-taking."""
+    return room_io.RoomOptions(
+        participant_kinds=[rtc.ParticipantKind.PARTICIPANT_KIND_AGENT],
+        participant_identity=other_identity,
+        close_on_disconnect=False,
+        audio_input=False,
+        text_input=False,
+        audio_output=True,
+        text_output=True,
+    )
+
+
+def _driver_token(config: WorkerConfig, scenario: Scenario, room_name: str) -> str:
+    api_key = config.api_key or os.environ.get("LIVEKIT_API_KEY", "")
+    api_secret = config.api_secret or os.environ.get("LIVEKIT_API_SECRET", "")
+    chris = scenario.driver
+    return (
+        api.AccessToken(api_key, api_secret)
+        .with_identity(chris.identity)
+        .with_name(chris.name)
+        .with_kind("agent")
+        .with_attributes({ROLE_ATTRIBUTE: "driver"})
+        .with_ttl(datetime.timedelta(seconds=CHRIS_TOKEN_TTL_S))
+        .with_grants(
+            api.VideoGrants(
+                room_join=True,
+                room=room_name,
+                can_publish=True,
+                can_subscribe=True,
+                can_publish_data=True,
+                # without it the session cannot publish its lk.agent.state attribute
+                can_update_own_metadata=True,
+            )
+        )
+        .to_jwt()
+    )
+
+
+def _turn_payload(turn: Turn) -> dict[str, Any]:
+    metrics = turn.metrics
+    return {
+        "index": turn.index,
+        "text": turn.text,
+        "started_speaking_at": turn.started_speaking_at,
+        "stopped_speaking_at": turn.stopped_speaking_at,
+        "llm_node_ttft": metrics.get("llm_node_ttft"),
+        "tts_node_ttfb": metrics.get("tts_node_ttfb"),
+        "e2e_latency": metrics.get("e2e_latency"),
+    }
+
+
+class _CallJob:
+    """One room's call: both sessions, Chris's room and the relay, with one cleanup path."""
+
+    def __init__(self, ctx: JobContext, config: WorkerConfig) -> None:
+        self.ctx = ctx
+        self.config = config
+        self.room_name = ctx.job.room.name or ctx.room.name
+        self.events = _Events(config.sink, self.room_name)
+        self.scenario = scenario_for_job(ctx.job.metadata, ctx.job.room.metadata)
+        self.chris_room = rtc.Room()
+        self.sessions: dict[Role, AgentSession[None]] = {}
+        self.relay_task: asyncio.Task[RelayResult | None] | None = None
+        self._cleaned = False
+
+    async def run(self) -> None:
+        logger.info("=== MULTI-AGENT WORKER STARTING ===")
+        logger.info("Room: %s", self.room_name)
+        logger.info(
+            "Scenario: %s (%s), voice: %s",
+            self.scenario.load_id,
+            self.scenario.source,
+            self.config.voice,
+        )
+        self.ctx.add_shutdown_callback(self._cleanup)
+        # the room closing (deleted, or the server dropping us) must end the job too
+        self.chris_room.on("disconnected", self._on_chris_room_disconnected)
+
+        try:
+            for role in ROLES:
+                self.sessions[role] = build_session(self.config.voice, self.scenario, role)
+                _attach_session_events(self.sessions[role], role, self.events)
+        except VoiceConfigError as exc:
+            # one line, no traceback: the same cause stops both agents
+            logger.error("✗ Agent sessions not started: %s", exc)
+            for role in ROLES:
+                self.events(role, "session_failed", {"error": str(exc)})
+            self.ctx.shutdown(reason=f"voice unavailable: {exc}")
+            return
+
+        # with participant_identity set, RoomIO needs a connected room before start()
+        await self.ctx.connect()
+        results = await asyncio.gather(
+            self._start_tim(), self._start_chris(), return_exceptions=True
+        )
+        started: dict[Role, bool] = {}
+        for role, result in zip(ROLES, results, strict=True):
+            started[role] = self._log_start(role, result)
+
+        if all(started.values()):
+            self.relay_task = asyncio.create_task(self._converse(), name="turn_relay")
+        else:
+            # the other agent stays in the room; nobody to talk to, so no relay
+            logger.warning("No conversation: only one agent session started")
+
+    async def _start_tim(self) -> rtc.Room:
+        tim = self.sessions["dispatcher"]
+        await tim.start(
+            DispatcherAgent(self.scenario),
+            room=self.ctx.room,
+            room_options=_room_options(self.scenario.driver.identity),
+            record=False,
+        )
+        return self.ctx.room
+
+    async def _start_chris(self) -> rtc.Room:
+        chris = self.sessions["driver"]
+        url = self.ctx._info.url or self.config.ws_url or os.environ.get("LIVEKIT_URL", "")
+        token = _driver_token(self.config, self.scenario, self.room_name)
+        await self.chris_room.connect(url, token)
+        await chris.start(
+            DriverAgent(self.scenario),
+            room=self.chris_room,
+            room_options=_room_options(self.scenario.dispatcher.identity),
+            record=False,
+            # Tim's session is the job's primary; Chris only takes part in the room
+            session_host=False,
+        )
+        return self.chris_room
+
+    def _log_start(self, role: Role, result: rtc.Room | BaseException) -> bool:
+        label = _ROLE_LABEL[role]
+        if isinstance(result, BaseException):
+            logger.error("✗ %s agent session failed to start: %s", label, _one_line(result))
+            self.events(role, "session_failed", {"error": _one_line(result)})
+            return False
+        local = result.local_participant
+        logger.info("✓ %s agent session started", label)
+        logger.info("Local participant identity: %s", local.identity)
+        logger.info("Local participant name: %s", local.name)
+        self.events(
+            role,
+            "session_started",
+            {
+                "identity": local.identity,
+                "name": local.name,
+                "voice": describe_voice(self.config.voice, self.scenario, role).as_dict(),
+            },
+        )
+        return True
+
+    async def _converse(self) -> RelayResult | None:
+        try:
+            return await self._run_relay()
+        except Exception as exc:
+            # the task is not awaited by anyone until cleanup: report here, then end the job
+            logger.error("Conversation failed: %s", _one_line(exc))
+            self.events(
+                "", "conversation_ended", {"reason": "error", "turns": 0, "detail": str(exc)}
+            )
+            self.ctx.shutdown(reason=f"conversation failed: {_one_line(exc)}")
+            return None
+
+    async def _run_relay(self) -> RelayResult:
+        tim, chris = self.sessions["dispatcher"], self.sessions["driver"]
+        # each session publishes its track once the other agent is linked: start talking only
+        # when both are ready, so Tim's first words are not spoken into an unpublished track
+        await asyncio.gather(tim.room_io.wait_for_ready(), chris.room_io.wait_for_ready())
+
+        def on_turn(turn: Turn) -> None:
+            logger.info("%s: %s", self.scenario.persona(turn.role).name, turn.text)
+            self.events(turn.role, "turn", _turn_payload(turn))
+
+        relay = TurnRelay(
+            RelayParty("dispatcher", tim),
+            RelayParty("driver", chris),
+            max_turns=self.scenario.max_turns,
+            opening_instructions=DispatcherAgent(self.scenario).opening_instructions(),
+            on_turn=on_turn,
+        )
+        result = await relay.run()
+        logger.info(
+            "Conversation ended (%s) after %d turns%s",
+            result.reason,
+            len(result.turns),
+            f": {result.detail}" if result.detail else "",
+        )
+        self.events(
+            "",
+            "conversation_ended",
+            {"reason": result.reason, "turns": len(result.turns), "detail": result.detail},
+        )
+        self.ctx.shutdown(reason=f"conversation ended: {result.reason}")
+        return result
+
+    def _on_chris_room_disconnected(self, reason: Any = None) -> None:
+        if not self._cleaned:
+            self.ctx.shutdown(reason="driver room disconnected")
+
+    async def _cleanup(self, reason: str = "") -> None:
+        """Runs once on every job shutdown: stop the relay, close sessions, leave Chris's room."""
+        if self._cleaned:
+            return
+        self._cleaned = True
+        self.chris_room.off("disconnected", self._on_chris_room_disconnected)
+        if self.relay_task is not None and not self.relay_task.done():
+            self.relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.relay_task
+        for role in reversed(ROLES):
+            session = self.sessions.get(role)
+            if session is None:
+                continue
+            with contextlib.suppress(Exception):
+                await session.aclose()
+            # the session does not own its models: close them so no HTTP session leaks
+            for model in (session.llm, session.tts):
+                if model is not None:
+                    with contextlib.suppress(Exception):
+                        await model.aclose()
+        with contextlib.suppress(Exception):
+            await self.chris_room.disconnect()
+        logger.info("Job for room %s finished (%s)", self.room_name, reason or "shutdown")
+
+
+async def entrypoint(ctx: JobContext, *, config: WorkerConfig) -> None:
+    """The job: start both agents, then let the relay run the call until it or the room ends."""
+    await _CallJob(ctx, config).run()
+
+
+async def handle_request(req: JobRequest) -> None:
+    """Accept every dispatch as Tim, with the identity and name from the scenario if given."""
+    scenario = scenario_for_job(req.job.metadata, req.room.metadata)
+    tim = scenario.dispatcher
+    await req.accept(
+        identity=tim.identity,
+        name=tim.name,
+        attributes={ROLE_ATTRIBUTE: "dispatcher"},
+    )
+
+
+def build_server(
+    *,
+    voice: str | None = None,
+    devmode: bool = True,
+    ws_url: str | None = None,
+    api_key: str | None = None,
+    api_secret: str | None = None,
+    executor: JobExecutorType = JobExecutorType.THREAD,
+    on_session_event: SessionEventSink | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> AgentServer:
+    """An ``AgentServer`` running the two-agent job for ``AGENT_NAME`` dispatches.
+
+    ``voice`` is ``realtime`` or ``offline``; None reads ``DISPATCH_VOICE`` and otherwise picks
+    realtime when ``OPENAI_API_KEY`` is set. Raises VoiceConfigError (one-line message) for an
+    unknown voice or realtime without a key. Credentials default to ``LIVEKIT_URL``,
+    ``LIVEKIT_API_KEY`` and ``LIVEKIT_API_SECRET``. ``devmode`` disables load shedding (pass
+    the same value to ``server.run(devmode=...)``). The health endpoint listens on ``host``:``port``
+    (loopback, a free port). ``on_session_event(room, role, kind, payload)`` receives session
+    events on the job's thread (see ``SessionEventSink``); it needs the thread executor.
+    """
+    mode = resolve_voice_mode(voice)
+    if mode == "realtime":
+        # fail here, once and clearly, rather than in every job
+        build_realtime_model(default_scenario().dispatcher)
+    if on_session_event is not None and executor != JobExecutorType.THREAD:
+        raise ValueError("on_session_event needs executor=JobExecutorType.THREAD")
+    config = WorkerConfig(
+        voice=mode,
+        ws_url=ws_url or "",
+        api_key=api_key or "",
+        api_secret=api_secret or "",
+        sink=on_session_event,
+    )
+    server = AgentServer(
+        job_executor_type=executor,
+        ws_url=ws_url,
+        api_key=api_key,
+        api_secret=api_secret,
+        host=host,
+        port=port,
+        # threads are started per job; an idle one waiting would outlive every call
+        num_idle_processes=0 if executor == JobExecutorType.THREAD else 1,
+        # a development worker takes every dispatch whatever the machine's load
+        load_threshold=math.inf if devmode else 0.7,
+    )
+    server.rtc_session(
+        functools.partial(entrypoint, config=config),
+        agent_name=AGENT_NAME,
+        on_request=handle_request,
+    )
+    return server
+
+
+def main() -> None:
+    """``python agents/multi_agent_worker.py dev|start``: the livekit CLI, headless."""
+    from livekit.agents import cli
+
+    try:
+        server = build_server(executor=JobExecutorType.PROCESS)
+    except VoiceConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    cli.run_app(server)
+
+
+__all__ = [
+    "SessionEventSink",
+    "WorkerConfig",
+    "build_server",
+    "default_scenario",
+    "entrypoint",
+    "handle_request",
+    "scenario_for_job",
+]
+
+if __name__ == "__main__":
+    # the job entrypoint must be importable by name in job processes, not as ``__main__``
+    from agents.multi_agent_worker import main as _package_main
+
+    _package_main()

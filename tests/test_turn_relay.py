@@ -1,0 +1,213 @@
+"""The turn relay: pure bookkeeping, and the driver against fake sessions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from livekit.agents import llm
+
+from agents.turn_relay import RelayError, RelayParty, TurnBook, TurnRelay, is_goodbye
+
+
+def test_goodbye_detection() -> None:
+    assert is_goodbye("Thanks Chris. Drive safe. Goodbye.")
+    assert is_goodbye("OK, bye!")
+    assert is_goodbye("good-bye then")
+    assert not is_goodbye("Maybe by noon.")
+    assert not is_goodbye("That is a byelaw matter.")
+
+
+def test_turnbook_alternates_from_the_opener_and_rejects_out_of_turn_lines() -> None:
+    book = TurnBook(first="dispatcher", max_turns=8)
+    expected = [book.expected_role]
+    book.record("dispatcher", "Hello")
+    expected.append(book.expected_role)
+    assert expected == ["dispatcher", "driver"]
+    with pytest.raises(RelayError):
+        book.record("dispatcher", "Hello again")
+    book.record("driver", "Hi")
+    assert [t.index for t in book.turns] == [0, 1]
+
+
+def test_turnbook_stops_at_max_turns_or_after_both_goodbyes() -> None:
+    book = TurnBook(first="dispatcher", max_turns=3)
+    book.record("dispatcher", "Goodbye.")
+    assert book.stop_reason() is None  # one goodbye is not the end of the call
+    book.record("driver", "Wait, one more thing.")
+    assert book.stop_reason() is None
+    book.record("dispatcher", "Go on.")
+    assert book.stop_reason() == "max_turns"
+
+    book = TurnBook(first="dispatcher", max_turns=8)
+    book.record("dispatcher", "Thanks, goodbye.")
+    book.record("driver", "Bye Tim.")
+    assert book.stop_reason() == "goodbye"
+
+
+def test_turnbook_gaps() -> None:
+    book = TurnBook(first="dispatcher", max_turns=8)
+    book.record("dispatcher", "a", started_speaking_at=0.0, stopped_speaking_at=1.0)
+    book.record("driver", "b", started_speaking_at=1.25, stopped_speaking_at=2.0)
+    book.record("dispatcher", "c")
+    assert book.gaps() == [0.25]
+
+
+@dataclass
+class FakeHandle:
+    """Stands in for a SpeechHandle: awaiting it plays the line out."""
+
+    session: FakeSession
+    text: str | None
+    error: BaseException | None = None
+
+    def __await__(self) -> Any:
+        return self.session.play(self).__await__()
+
+    def exception(self) -> BaseException | None:
+        return self.error
+
+
+@dataclass
+class FakeSession:
+    """An AgentSession double: speaks its lines in order, emitting the session's events."""
+
+    lines: list[str | None]
+    log: list[tuple[str, Any]]
+    name: str
+    agent_state: str = "listening"
+    fail_at: int | None = None
+    handlers: dict[str, list[Callable[[Any], None]]] = field(default_factory=dict)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def on(self, event: str, callback: Callable[[Any], None] | None = None) -> Any:
+        assert callback is not None
+        self.handlers.setdefault(event, []).append(callback)
+        return callback
+
+    def off(self, event: str, callback: Callable[[Any], None]) -> None:
+        self.handlers[event].remove(callback)
+
+    def emit(self, event: str, payload: Any) -> None:
+        for callback in list(self.handlers.get(event, [])):
+            callback(payload)
+
+    def generate_reply(self, *, user_input: Any = None, instructions: Any = None) -> FakeHandle:
+        index = len(self.calls)
+        self.calls.append({"user_input": user_input, "instructions": instructions})
+        error = RuntimeError("model refused") if index == self.fail_at else None
+        text = self.lines[index] if index < len(self.lines) else None
+        return FakeHandle(self, None if error else text, error)
+
+    def _state(self, new: str) -> None:
+        old, self.agent_state = self.agent_state, new
+        self.emit("agent_state_changed", _State(old, new))
+
+    async def play(self, handle: FakeHandle) -> None:
+        if handle.text is None:
+            return
+        self._state("speaking")
+        self.log.append(("start", self.name))
+        await asyncio.sleep(0)  # let the other side run: it must not start now
+        self.log.append(("stop", self.name))
+        message = llm.ChatMessage(
+            role="assistant",
+            content=[handle.text],
+            metrics={"started_speaking_at": 1.0, "stopped_speaking_at": 2.0},
+        )
+        self.emit("conversation_item_added", _Item(message))
+        self._state("listening")
+
+
+@dataclass
+class _State:
+    old_state: str
+    new_state: str
+
+
+@dataclass
+class _Item:
+    item: llm.ChatMessage
+
+
+def make_relay(
+    tim_lines: list[str | None], chris_lines: list[str | None], max_turns: int = 8, **tim: Any
+) -> tuple[TurnRelay, FakeSession, FakeSession, list[tuple[str, Any]]]:
+    log: list[tuple[str, Any]] = []
+    tim_session = FakeSession(tim_lines, log, "tim", **tim)
+    chris_session = FakeSession(chris_lines, log, "chris")
+    relay = TurnRelay(
+        RelayParty("dispatcher", tim_session),
+        RelayParty("driver", chris_session),
+        max_turns=max_turns,
+        opening_instructions="open the call",
+    )
+    return relay, tim_session, chris_session, log
+
+
+async def test_relay_alternates_passes_text_and_never_overlaps() -> None:
+    relay, tim, chris, log = make_relay(
+        ["Hello Chris.", "It moved up.", "Thanks, goodbye."],
+        ["Hi Tim.", "Got it.", "Bye."],
+    )
+    result = await relay.run()
+    assert result.reason == "goodbye"
+    assert [(t.role, t.text) for t in result.turns] == [
+        ("dispatcher", "Hello Chris."),
+        ("driver", "Hi Tim."),
+        ("dispatcher", "It moved up."),
+        ("driver", "Got it."),
+        ("dispatcher", "Thanks, goodbye."),
+        ("driver", "Bye."),
+    ]
+    # Tim opens with instructions; everyone else answers what they just heard
+    assert tim.calls[0] == {"user_input": None, "instructions": "open the call"}
+    assert [c["user_input"] for c in chris.calls] == [
+        "Hello Chris.",
+        "It moved up.",
+        "Thanks, goodbye.",
+    ]
+    assert [c["user_input"] for c in tim.calls[1:]] == ["Hi Tim.", "Got it."]
+    # strictly start/stop pairs: nobody starts while the other is speaking
+    assert [kind for kind, _ in log] == ["start", "stop"] * 6
+    assert result.turns[0].started_speaking_at == 1.0
+    assert not tim.handlers["conversation_item_added"], "handlers are removed after the run"
+
+
+async def test_relay_stops_at_max_turns() -> None:
+    relay, *_ = make_relay(["a", "b", "c"], ["x", "y", "z"], max_turns=3)
+    result = await relay.run()
+    assert result.reason == "max_turns"
+    assert len(result.turns) == 3
+
+
+async def test_relay_stops_when_a_party_has_nothing_to_say() -> None:
+    relay, *_ = make_relay(["a", "b"], ["x"])
+    result = await relay.run()
+    assert result.reason == "no_reply"
+    assert [t.text for t in result.turns] == ["a", "x", "b"]
+
+
+async def test_relay_reports_a_failed_reply() -> None:
+    relay, *_ = make_relay(["a", "b"], ["x", "y"], fail_at=1)
+    result = await relay.run()
+    assert result.reason == "error"
+    assert "model refused" in result.detail
+
+
+async def test_relay_ends_when_a_session_closes() -> None:
+    relay, _tim, chris, _ = make_relay(["a", "b"], ["x", "y"])
+    original_play = chris.play
+
+    async def play_then_close(handle: FakeHandle) -> None:
+        chris.emit("close", object())
+        await asyncio.Event().wait()  # a session that closed never finishes its playout
+        await original_play(handle)
+
+    chris.play = play_then_close  # type: ignore[method-assign]
+    result = await asyncio.wait_for(relay.run(), 5)
+    assert result.reason == "closed"
+    assert [t.text for t in result.turns] == ["a"]

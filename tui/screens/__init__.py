@@ -1,0 +1,1 @@
+"""Modal screens: scenario picker, confirmation, help, diagnostics."""

@@ -1,0 +1,159 @@
+"""One pane per agent: who it is, whether it is here, what it is doing and saying."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
+
+from tui.audio_level import SILENCE_DBFS
+from tui.state import AgentView, TranscriptLine
+
+METER_WIDTH = 20
+METER_FLOOR_DBFS = -60.0
+TRANSCRIPT_LINES_SHOWN = 60
+
+
+def level_meter(level_dbfs: float | None) -> str:
+    """A fixed-width bar for a dBFS level (-60 dBFS empty, 0 dBFS full)."""
+    if level_dbfs is None:
+        return "·" * METER_WIDTH
+    fraction = (max(METER_FLOOR_DBFS, min(0.0, level_dbfs)) - METER_FLOOR_DBFS) / -METER_FLOOR_DBFS
+    filled = round(fraction * METER_WIDTH)
+    return "█" * filled + "░" * (METER_WIDTH - filled)
+
+
+def _flag(value: bool, yes: str, no: str) -> Text:
+    return Text(yes, style="bold green") if value else Text(no, style="bold red")
+
+
+def describe_agent(view: AgentView, now: float, latency: str = "") -> Text:
+    """The pane's status block; text from the room is appended as plain text, never markup."""
+    text = Text()
+    text.append("identity ", style="dim")
+    text.append(view.identity, style="bold")
+    text.append("   name ", style="dim")
+    text.append(view.name or "(none)")
+    text.append("   kind ", style="dim")
+    text.append(view.kind)
+    text.append("\n")
+    text.append("presence ", style="dim")
+    text.append(view.presence(now), style="green" if view.connected else "bold red")
+    text.append("   quality ", style="dim")
+    text.append(view.quality)
+    text.append("\n")
+    text.append("state ", style="dim")
+    text.append(view.agent_state or "(no lk.agent.state)", style="bold")
+    text.append("   ")
+    if view.speaking:
+        text.append("● SPEAKING", style="bold green")
+    else:
+        text.append("○ quiet", style="dim")
+    text.append("\n")
+    text.append("level ", style="dim")
+    level = view.level_dbfs
+    text.append(level_meter(level), style="green" if view.speaking else "cyan")
+    shown = "—" if level is None or level <= SILENCE_DBFS else f"{level:5.1f} dBFS"
+    text.append(f" {shown}")
+    text.append("\n")
+    text.append("audio ", style="dim")
+    track = view.audio
+    if track is None:
+        text.append("no audio track published", style="bold red")
+    else:
+        text.append_text(_flag(track.published, "published", "unpublished"))
+        text.append(" · ")
+        if track.subscription_error:
+            text.append(f"subscription failed: {track.subscription_error}", style="bold red")
+        else:
+            text.append_text(_flag(track.subscribed, "subscribed", "not subscribed"))
+        text.append(" · ")
+        text.append("MUTED" if track.muted else "unmuted", style="bold red" if track.muted else "")
+        text.append(f" · {track.sid}", style="dim")
+    if latency:
+        text.append("\nlatency ", style="dim")
+        text.append(latency)
+    if view.role == "unmatched":
+        text.append("\nunmatched: ", style="bold yellow")
+        text.append(view.match_reason)
+    return text
+
+
+def transcript_text(lines: list[TranscriptLine]) -> Text:
+    """Finished lines plain, the line in progress dimmed with an ellipsis."""
+    text = Text()
+    for index, line in enumerate(lines[-TRANSCRIPT_LINES_SHOWN:]):
+        if index:
+            text.append("\n")
+        if line.final:
+            text.append(line.text)
+        else:
+            text.append(line.text + " …", style="italic dim")
+    return text
+
+
+class AgentPane(Vertical):
+    """A live view of one agent; shows why it is missing when it is not in the room."""
+
+    def __init__(self, title: str, role: str, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="agent-pane")
+        self._title = title
+        self._role = role
+        self._shown_transcript: tuple[int, int] = (-1, -1)
+        self._info = Text()
+        self._transcript = Text()
+
+    def compose(self) -> ComposeResult:
+        yield Static(id=f"{self.id}-info", classes="agent-info")
+        with VerticalScroll(classes="agent-transcript"):
+            yield Static(id=f"{self.id}-transcript", classes="transcript-text")
+
+    def on_mount(self) -> None:
+        self.border_title = self._title
+        self.show_missing("not observing a room yet", None)
+
+    def show_missing(self, why: str, missing_for: float | None) -> None:
+        """No participant fills this role: say so and why."""
+        self.set_class(True, "-missing")
+        self.set_class(False, "-speaking")
+        self.set_class(False, "-left")
+        duration = f" for {missing_for:.0f} s" if missing_for is not None else ""
+        text = Text(f"MISSING{duration}\n", style="bold red")
+        text.append(why)
+        self._set_info(text)
+        self._set_transcript([], (0, 0))
+
+    def show_agent(self, view: AgentView, now: float, latency: str = "") -> None:
+        self.set_class(False, "-missing")
+        self.set_class(view.speaking, "-speaking")
+        self.set_class(not view.connected, "-left")
+        label = view.name or view.identity
+        self.border_title = f"{self._title}: {label}" if label != self._title else self._title
+        self._set_info(describe_agent(view, now, latency))
+        # The transcript only changes with a transcript event: skip re-rendering otherwise.
+        self._set_transcript(view.lines(), (id(view), view.counters.transcript_updates))
+
+    def _set_info(self, text: Text) -> None:
+        if text == self._info:
+            return
+        self._info = text
+        self.query_one(f"#{self.id}-info", Static).update(text)
+
+    def _set_transcript(self, lines: list[TranscriptLine], version: tuple[int, int]) -> None:
+        if version == self._shown_transcript:
+            return
+        self._shown_transcript = version
+        self._transcript = transcript_text(lines)
+        self.query_one(f"#{self.id}-transcript", Static).update(self._transcript)
+        scroll = self.query_one(".agent-transcript", VerticalScroll)
+        scroll.scroll_end(animate=False)
+
+    @property
+    def info_text(self) -> str:
+        """The plain text currently shown in the status block (for tests and screenshots)."""
+        return self._info.plain
+
+    @property
+    def transcript_plain(self) -> str:
+        return self._transcript.plain
