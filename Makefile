@@ -10,20 +10,23 @@ LIVEKIT_SERVER_TAG := v1.13.5
 LIVEKIT_SERVER := $(TOOLS)/livekit-server
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: run test lint install server clean
+.PHONY: run test lint install server clean redis cluster bench
 
 run: install server ## Open the dashboard (starts a local livekit-server unless LIVEKIT_URL is set)
 	$(VENV)/bin/dispatch-tui
 
-test: install server ## Lint, type-check and run the whole suite against a real livekit-server
-	$(VENV)/bin/ruff check tui agents tests
+test: install server redis ## Lint, type-check and run the whole suite (cluster tests included)
+	$(VENV)/bin/ruff check tui agents tests bench
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check tui agents tests
-	$(VENV)/bin/ruff format --check tui agents tests
+	$(VENV)/bin/ruff check tui agents tests bench
+	$(VENV)/bin/ruff format --check tui agents tests bench
 	$(VENV)/bin/mypy
+
+bench: install server ## Benchmarks on a local livekit-server: table on stdout, bench/results.json
+	$(PY) -m bench
 
 install: $(VENV)/.installed
 
@@ -32,6 +35,21 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $@
+
+cluster: install server redis ## A local cluster in the foreground: Redis, 2 nodes, 2 workers; Ctrl-C stops it
+	$(PY) -m tui.cluster
+
+redis: ## redis-server (the cluster tests' and `make cluster`'s shared state): apt-get install when missing
+	@if command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; then \
+		exit 0; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing redis-server with apt-get (needed by the cluster tests)..."; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+	else \
+		echo "redis-server not found and apt-get is unavailable: install Redis 6+ with your package manager (it must provide redis-server on PATH)." >&2; \
+		exit 1; \
+	fi
 
 server: ## livekit-server: one on PATH, else `go install` into .tools/bin
 	@if [ -x "$(LIVEKIT_SERVER)" ] || command -v livekit-server >/dev/null 2>&1; then \

@@ -10,3 +10,10 @@ ROLE_ATTRIBUTE = "dispatch.role"
 
 AGENT_STATE_ATTRIBUTE = "lk.agent.state"
 TRANSCRIPTION_TOPIC = "lk.transcription"
+
+WORKER_PID_ATTRIBUTE = "dispatch.worker.pid"
+WORKER_HOST_ATTRIBUTE = "dispatch.worker.host"
+"""Attributes of Tim's participant naming the worker process that runs the call."""
+
+DEV_WORKER_CAPACITY = 20
+"""Calls an in-process (development) worker accepts at once."""

@@ -27,7 +27,8 @@ import functools
 import logging
 import math
 import os
-from collections.abc import Callable
+import socket
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,13 @@ from livekit.agents import (
     tts,
 )
 
-from agents.constants import AGENT_NAME, ROLE_ATTRIBUTE
+from agents.constants import (
+    AGENT_NAME,
+    DEV_WORKER_CAPACITY,
+    ROLE_ATTRIBUTE,
+    WORKER_HOST_ATTRIBUTE,
+    WORKER_PID_ATTRIBUTE,
+)
 from agents.dispatcher_agent import DispatcherAgent
 from agents.driver_agent import DriverAgent
 from agents.scenario import (
@@ -70,6 +77,9 @@ logger = logging.getLogger("multi_agent_worker")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIO_FILE = PROJECT_ROOT / "scenarios" / "hdx-2478.json"
 CHRIS_TOKEN_TTL_S = 6 * 3600
+DRAIN_TIMEOUT_ENV = "DISPATCH_DRAIN_TIMEOUT"
+DEFAULT_DRAIN_TIMEOUT_S = 2
+"""How long the headless worker lets running calls go on after SIGTERM (see ``main``)."""
 
 SessionEventSink = Callable[[str, str, str, dict[str, Any]], None]
 """``sink(room, role, kind, payload)``; called on the job's thread, so it must be thread-safe.
@@ -304,7 +314,10 @@ class _CallJob:
             return
 
         # with participant_identity set, RoomIO needs a connected room before start()
-        await self.ctx.connect()
+        await self._connect(self.ctx.room, self.ctx.connect())
+        if await self._joined_a_recreated_room(self.ctx.room):
+            self.ctx.shutdown(reason="room deleted before the agents joined")
+            return
         results = await asyncio.gather(
             self._start_tim(), self._start_chris(), return_exceptions=True
         )
@@ -317,6 +330,41 @@ class _CallJob:
         else:
             # the other agent stays in the room; nobody to talk to, so no relay
             logger.warning("No conversation: only one agent session started")
+
+    async def _connect(self, room: rtc.Room, connect: Awaitable[None]) -> None:
+        """Await a room's connect; if the job is cancelled meanwhile, finish it, leave, re-raise.
+
+        livekit rtc 1.1.21: a ``Room.connect()`` cancelled after the server accepted the join
+        never tells the FFI it is ready for room events; the FFI then panics and the SDK sends
+        SIGTERM to the whole process, which is the dashboard with the in-process worker. A room
+        deleted right after its creation cancels the job exactly there (tests/test_leaks.py).
+        """
+        task = asyncio.ensure_future(connect)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await task
+                # the join may have re-created the deleted room that cancelled us
+                await self._joined_a_recreated_room(room)
+            with contextlib.suppress(Exception):
+                await room.disconnect()
+            raise
+
+    async def _joined_a_recreated_room(self, room: rtc.Room) -> bool:
+        """True (and the room deleted again) if ``room`` is not the room dispatched to us.
+
+        A room deleted while the job was joining it is re-created by the join (servers create
+        rooms on join), with a new sid and nobody to close it: an agent-only room stays until
+        its empty timeout, minutes after the user deleted it (tests/test_leaks.py).
+        """
+        dispatched_sid = self.ctx.job.room.sid
+        if not dispatched_sid or not room.isconnected() or await room.sid == dispatched_sid:
+            return False
+        logger.warning("Room %s was deleted while the agents joined; leaving", self.room_name)
+        with contextlib.suppress(Exception):
+            await self.ctx.delete_room(self.room_name)
+        return True
 
     async def _start_tim(self) -> rtc.Room:
         tim = self.sessions["dispatcher"]
@@ -332,7 +380,9 @@ class _CallJob:
         chris = self.sessions["driver"]
         url = self.ctx._info.url or self.config.ws_url or os.environ.get("LIVEKIT_URL", "")
         token = _driver_token(self.config, self.scenario, self.room_name)
-        await self.chris_room.connect(url, token)
+        await self._connect(self.chris_room, self.chris_room.connect(url, token))
+        if await self._joined_a_recreated_room(self.chris_room):
+            raise RuntimeError("the room was deleted before the driver joined")
         await chris.start(
             DriverAgent(self.scenario),
             room=self.chris_room,
@@ -450,8 +500,40 @@ async def handle_request(req: JobRequest) -> None:
     await req.accept(
         identity=tim.identity,
         name=tim.name,
-        attributes={ROLE_ATTRIBUTE: "dispatcher"},
+        # The worker's process and host, so a dashboard can say which worker runs the call.
+        attributes={
+            ROLE_ATTRIBUTE: "dispatcher",
+            WORKER_PID_ATTRIBUTE: str(os.getpid()),
+            WORKER_HOST_ATTRIBUTE: socket.gethostname(),
+        },
     )
+
+
+def job_count_load(capacity: int) -> Callable[[AgentServer], float]:
+    """A load function counting calls instead of CPU.
+
+    livekit-server only sends a job to workers reporting a load under its own target (0.7),
+    whatever the worker's ``load_threshold``; the default load is the whole machine's CPU, so a
+    busy development machine (or several workers on one machine) silently stops getting jobs.
+    """
+
+    def load(server: AgentServer) -> float:
+        return min(1.0, len(server.active_jobs) / capacity)
+
+    return load
+
+
+def worker_capacity(env: Mapping[str, str] | None = None) -> int | None:
+    """``$DISPATCH_WORKER_CAPACITY`` (calls per worker), or None to use the CPU-based load."""
+    raw = (os.environ if env is None else env).get("DISPATCH_WORKER_CAPACITY", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise VoiceConfigError(
+            f"DISPATCH_WORKER_CAPACITY={raw!r} is not a positive whole number: "
+            "set it to the calls one worker may run at once, or unset it"
+        )
+    return int(raw)
 
 
 def build_server(
@@ -465,6 +547,7 @@ def build_server(
     on_session_event: SessionEventSink | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    capacity: int | None = None,
 ) -> AgentServer:
     """An ``AgentServer`` running the two-agent job for ``AGENT_NAME`` dispatches.
 
@@ -475,8 +558,14 @@ def build_server(
     the same value to ``server.run(devmode=...)``). The health endpoint listens on ``host``:``port``
     (loopback, a free port). ``on_session_event(room, role, kind, payload)`` receives session
     events on the job's thread (see ``SessionEventSink``); it needs the thread executor.
+    ``capacity`` (else ``$DISPATCH_WORKER_CAPACITY``; in-process workers default to
+    ``DEV_WORKER_CAPACITY``) makes the reported load the share of calls in use instead of the
+    machine's CPU.
     """
     mode = resolve_voice_mode(voice)
+    capacity = capacity or worker_capacity()
+    if capacity is None and executor == JobExecutorType.THREAD:
+        capacity = DEV_WORKER_CAPACITY
     if mode == "realtime":
         # fail here, once and clearly, rather than in every job
         build_realtime_model(default_scenario().dispatcher)
@@ -500,6 +589,7 @@ def build_server(
         num_idle_processes=0 if executor == JobExecutorType.THREAD else 1,
         # a development worker takes every dispatch whatever the machine's load
         load_threshold=math.inf if devmode else 0.7,
+        load_fnc=job_count_load(capacity) if capacity else None,
     )
     server.rtc_session(
         functools.partial(entrypoint, config=config),
@@ -515,9 +605,24 @@ def main() -> None:
 
     try:
         server = build_server(executor=JobExecutorType.PROCESS)
-    except VoiceConfigError as exc:
+        drain_timeout = _drain_timeout_s(os.environ)
+    except ValueError as exc:  # VoiceConfigError, or a bad DISPATCH_DRAIN_TIMEOUT
         raise SystemExit(f"error: {exc}") from None
+    # `start` drains on SIGTERM/Ctrl-C: it waits for running calls, by default for up to an
+    # hour, so a stop during a conversation would hang that long. The calls are short and
+    # can be dispatched again: wait briefly, then close every job (sessions, Chris's room).
+    server.update_options(drain_timeout=drain_timeout)
     cli.run_app(server)
+
+
+def _drain_timeout_s(environ: Mapping[str, str]) -> int:
+    """Seconds ``start`` waits for running calls on shutdown: ``$DISPATCH_DRAIN_TIMEOUT``."""
+    text = environ.get(DRAIN_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_DRAIN_TIMEOUT_S
+    if not text.isdigit():
+        raise ValueError(f"{DRAIN_TIMEOUT_ENV}={text!r}: use a whole number of seconds")
+    return int(text)
 
 
 __all__ = [

@@ -134,7 +134,9 @@ class _Reader:
 
     def fail(self, path: str, expected: str, got: object = None) -> ScenarioError:
         shown = "" if got is None else f", got {_describe(got)}"
-        return ScenarioError(f"{self.source}: field '{path}': expected {expected}{shown}")
+        return ScenarioError(
+            f"{self.source}: field '{_field_path(path)}': expected {expected}{shown}"
+        )
 
     def mapping(self, value: object, path: str) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
@@ -168,6 +170,15 @@ class _Reader:
 
 def _is_control(ch: str) -> bool:
     return unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co"} and ch not in "\n"
+
+
+def _field_path(path: str) -> str:
+    """A field path for a message. Unknown keys come from the file: escape control characters
+    (a newline or an escape sequence would forge output lines or drive the terminal when the
+    CLI prints the error) and cut very long keys, so the message stays one short line."""
+    if not path.isprintable():
+        path = repr(path)[1:-1]
+    return path if len(path) <= 60 else path[:57] + "..."
 
 
 def _describe(value: object) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tui.backend import release_native_runtime
 from tui.local_server import LocalServer
 
 
@@ -18,3 +19,8 @@ def livekit_server() -> Iterator[LocalServer]:
         yield server
     finally:
         server.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Release the rtc runtime before interpreter exit (see release_native_runtime)."""
+    release_native_runtime()

@@ -7,11 +7,12 @@ appear because the observer saw the agents, never because a key was pressed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -23,8 +24,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.worker import Worker, WorkerState
 
-from tui.backend import Backend, BackendSinks, ServerStatus, SessionEventData
-from tui.control_plane import RoomSummary
+from agents.voices import VoiceConfigError, resolve_voice_mode
+from tui.backend import (
+    Backend,
+    BackendSinks,
+    ServerStatus,
+    SessionEventData,
+    release_native_runtime,
+)
+from tui.control_plane import ControlPlaneError, RoomSummary
+from tui.diagnostics import Diagnostics, LogErrorCounter, summary, worst
 from tui.events import DomainEvent, ObserverStatus
 from tui.latency import LatencyBook
 from tui.log_bridge import LogCapture
@@ -36,6 +45,7 @@ from tui.messages import (
 )
 from tui.scenario_catalog import BUILTIN_SCENARIOS, load_catalog
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.diagnostics import DiagnosticsScreen
 from tui.screens.help import HelpScreen, describe_bindings
 from tui.screens.scenario_picker import ScenarioPicker
 from tui.settings import DashboardOptions
@@ -53,6 +63,9 @@ ROLE_RULES: dict[AgentRole, str] = {
     "dispatcher": "dispatch.role=dispatcher, or identity/name containing 'dispatcher' or 'tim'",
     "driver": "dispatch.role=driver, or identity/name containing 'driver' or 'chris'",
 }
+
+
+CHECK_HEALTH = {"ok": "ok", "warn": "pending", "pending": "pending", "fail": "bad"}
 
 
 def default_log_path() -> Path:
@@ -77,6 +90,7 @@ class DispatchApp(App[None]):
         Binding("j", "next_room", "Next room", show=False),
         Binding("k", "previous_room", "Previous room", show=False),
         Binding("r", "refresh_rooms", "Refresh rooms", show=False),
+        Binding("t", "diagnostics", "Troubleshoot"),
         Binding("l", "log_level", "Log level"),
         Binding("f", "log_follow", "Follow/pause log"),
         Binding("slash", "log_search", "Search log", key_display="/"),
@@ -98,6 +112,10 @@ class DispatchApp(App[None]):
         self.log_capture = log_capture
         self.state = RoomState()
         self.latency = LatencyBook()
+        self.diagnostics = Diagnostics(self.state, in_process_worker=not options.no_worker)
+        self._log_errors = LogErrorCounter(
+            self.diagnostics, time.monotonic, lambda: log_capture.formatter.secrets
+        )
         self.rooms: list[RoomSummary] = []
         self.worker_status = WorkerStatus("off")
         self.server_status = ServerStatus("starting")
@@ -115,8 +133,8 @@ class DispatchApp(App[None]):
         self._render_interval_s = render_interval_s
         self._rendered_version = -1
         self._rendered_at = 0.0
-        self._closing = False
-        self._closed = False
+        self._quitting = False
+        self._backend_closed = False
 
     # -- layout
 
@@ -144,6 +162,13 @@ class DispatchApp(App[None]):
                                              "pending")
         self.query_one(StatusBar).set_observer("no room", "pending")
         self.set_interval(self._render_interval_s, self._render_panes)
+        logging.getLogger().addHandler(self._log_errors)
+        # A bad voice setting is reported by the worker itself when it fails to start.
+        with contextlib.suppress(VoiceConfigError):
+            self.diagnostics.set_voice(
+                resolve_voice_mode(self.options.voice),
+                key_present=bool(os.environ.get("OPENAI_API_KEY")),
+            )
         self._start_backend()
 
     # -- sinks (any thread)
@@ -174,10 +199,19 @@ class DispatchApp(App[None]):
         rooms = await self.backend.list_rooms()
         rooms.sort(key=lambda room: room.created_at.timestamp() if room.created_at else 0.0,
                    reverse=True)
+        if self._backend_closed:
+            return
+        self.diagnostics.server_ok()
+        observed = next((room for room in rooms if room.name == self.state.room), None)
+        if observed is not None:
+            self.diagnostics.set_room(observed.name, observed.created_at,
+                                      now=time.monotonic(), wall_now=datetime.now(UTC))
+            dispatches = await self.backend.control.list_dispatches(observed.name)
+            self.diagnostics.set_dispatches(observed.name, dispatches, time.monotonic())
         self.rooms = rooms
         room_list = self.query_one(RoomList)
-        room_list.show_rooms(rooms, self.backend.observed_room)
-        if self.backend.observed_room is None and rooms and not self._closing:
+        room_list.show_rooms(rooms, self.state.room or None)
+        if self.backend.observed_room is None and rooms and not self._quitting:
             self._switch_room(rooms[0].name)
 
     @work(exclusive=True, group="observer", exit_on_error=False, name="observe room")
@@ -213,6 +247,8 @@ class DispatchApp(App[None]):
             return
         error = event.worker.error
         message = str(error) or type(error).__name__
+        if isinstance(error, ControlPlaneError):
+            self.diagnostics.control_plane_error(error)
         logger.error("%s failed: %s", event.worker.name, message)
         self.notify(f"{event.worker.name} failed: {message}", severity="error", timeout=10)
         if event.worker.group == "observer":
@@ -240,9 +276,11 @@ class DispatchApp(App[None]):
             detail = f" ({event.detail})" if event.detail and health == "bad" else ""
             self.query_one(StatusBar).set_observer(f"{event.state} {event.room}{detail}", health)
         self.state.apply(event)
+        self.diagnostics.apply(event)
 
     def on_worker_status_changed(self, message: WorkerStatusChanged) -> None:
         status = self.worker_status = message.status
+        self.diagnostics.worker_status(status, time.monotonic())
         text = {
             "registered": f"registered {status.worker_id} as {status.agent_name!r}",
             "failed": f"failed: {status.detail}",
@@ -257,8 +295,10 @@ class DispatchApp(App[None]):
         status = self.server_status = message.status
         where = "local" if status.local else status.detail
         if status.state == "ready":
+            self.diagnostics.server_ok()
             self.query_one(StatusBar).set_server(f"{status.url} ({where})", "ok")
         elif status.state == "failed":
+            self.diagnostics.server_failed(status.detail)
             self.query_one(StatusBar).set_server(f"failed: {status.detail}", "bad")
             self.notify(f"LiveKit server: {status.detail}", severity="error", timeout=10)
         else:
@@ -266,6 +306,8 @@ class DispatchApp(App[None]):
 
     def on_session_event_message(self, message: SessionEventMessage) -> None:
         event: SessionEventData = message.event
+        self.diagnostics.session_event(event.room, event.role, event.kind, event.payload,
+                                       time.monotonic())
         if event.kind == "turn":
             self.latency.record_turn(event.room, event.role, event.payload)
             self._rendered_version = -1
@@ -310,11 +352,15 @@ class DispatchApp(App[None]):
         return f"No participant with {ROLE_RULES[role]}.{hint}"
 
     def _render_panes(self) -> None:
+        if self._backend_closed:
+            return  # widgets may already be gone
         now = time.monotonic()
         # Re-render on change, and once a second for the "for 12 s" clocks.
         if self.state.version == self._rendered_version and now - self._rendered_at < 1.0:
             return
         self._rendered_version, self._rendered_at = self.state.version, now
+        checks = self.diagnostics.evaluate(now)
+        self.query_one(StatusBar).set_checks(summary(checks), CHECK_HEALTH[worst(checks)])
         for role in EXPECTED_ROLES:
             pane = self.query_one(f"#pane-{role}", AgentPane)
             view = self.state.for_role(role)
@@ -381,7 +427,7 @@ class DispatchApp(App[None]):
         self.query_one(RoomList).action_cursor_up()
 
     def action_refresh_rooms(self) -> None:
-        if self.backend.settings is not None and not self._closing:
+        if self.backend.settings is not None and not self._quitting:
             self._refresh_rooms()
 
     def action_log_level(self) -> None:
@@ -395,6 +441,9 @@ class DispatchApp(App[None]):
 
     def action_clear_search(self) -> None:
         self.query_one(LogPane).clear_search()
+
+    def action_diagnostics(self) -> None:
+        self.push_screen(DiagnosticsScreen(lambda: self.diagnostics.evaluate(time.monotonic())))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(describe_bindings(list(self.BINDINGS))))
@@ -411,26 +460,16 @@ class DispatchApp(App[None]):
                 )
 
     async def action_quit(self) -> None:
-        """Close sessions, observer and local server, then leave."""
-        if self._closing:
-            return
-        self._closing = True
-        self.query_one(StatusBar).set_worker("closing…", "pending")
-        self._shutdown_and_exit()
-
-    @work(exclusive=True, group="shutdown", exit_on_error=False, name="shut down")
-    async def _shutdown_and_exit(self) -> None:
-        # A worker, so the message loop keeps running (and rendering) while everything closes.
-        try:
-            await self.shutdown()
-        finally:
-            self.exit()
+        """Leave; ``on_unmount`` closes sessions, observer and local server (under a second)."""
+        self._quitting = True
+        self.exit()
 
     async def shutdown(self) -> None:
         """Stop every worker and the backend; idempotent."""
-        if self._closed:
+        if self._backend_closed:
             return
-        self._closed = True
+        self._backend_closed = True
+        logging.getLogger().removeHandler(self._log_errors)
         self.workers.cancel_group(self, "rooms")
         self.workers.cancel_group(self, "control")
         await self.backend.aclose()
@@ -447,6 +486,7 @@ def run_dashboard(options: DashboardOptions | None = None) -> int:
     try:
         DispatchApp(options, capture).run()
     finally:
+        release_native_runtime()
         capture.close()
     print(f"dispatch-tui: log written to {capture.log_path}")
     return 0

@@ -189,9 +189,11 @@ class Backend:
 
     async def aclose(self) -> None:
         """Observer, worker (sessions, job threads), control plane, local server: in order."""
+        logger.info("shutting down: observer")
         with contextlib.suppress(Exception):
             await self.observe(None)
         if self._worker is not None:
+            logger.info("shutting down: agent worker")
             worker, self._worker = self._worker, None
             await worker.aclose()
         if self._control is not None:
@@ -199,5 +201,19 @@ class Backend:
             with contextlib.suppress(Exception):
                 await control.__aexit__(None, None, None)
         if self._local is not None:
+            logger.info("shutting down: local livekit-server")
             local, self._local = self._local, None
             await local.astop()
+        logger.info("shut down")
+
+
+def release_native_runtime() -> None:
+    """Shut the rtc SDK's native runtime down while Python is still whole.
+
+    Left to ``atexit``, its tokio threads can call back into a finalizing interpreter and
+    abort the process after a clean shutdown.
+    """
+    from livekit.rtc._ffi_client import FfiClient
+
+    if FfiClient._instance is not None:
+        FfiClient._instance._dispose()

@@ -1,4 +1,4 @@
-"""Command-line parsing: the dashboard (default), ``create-room``, ``rooms`` and ``api``.
+"""Command-line parsing: the dashboard (default), ``create-room``, ``rooms``, ``api``, ``doctor``.
 
 Exit codes: 0 success, 1 the server or an operation failed, 2 bad input (nothing was created).
 Every error is one line on stderr; stdout carries only results, so ``room=$(dispatch-tui
@@ -52,6 +52,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError(f"{value:g} s is outside 0-600")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser; the dashboard options live on the top level."""
     parser = _Parser(
@@ -88,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     api = commands.add_parser("api", help="serve the HTTP API (POST /api/v1/rooms/create)")
     api.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     api.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    doctor = commands.add_parser(
+        "doctor", help="run the dashboard's checks on a room and print them (exit 1 if any fails)"
+    )
+    doctor.add_argument("--room", help="room to check (default: the newest active room)")
+    doctor.add_argument("--timeout", type=_seconds, default=10.0, metavar="S",
+                        help="seconds to watch the room at most (default 10)")
+    doctor.add_argument("--agent-name", default=AGENT_NAME,
+                        help=f"agent name the worker serves (default {AGENT_NAME})")
     return parser
 
 
@@ -123,6 +141,12 @@ def run_cli(
             return _rooms(settings, out)
         if args.command == "api":
             return _api(args, settings, err)
+        if args.command == "doctor":
+            from tui.doctor import run_doctor
+
+            return run_doctor(_require_server(settings, "doctor"), room=args.room,
+                              timeout_s=args.timeout, agent_name=args.agent_name,
+                              out=out, err=err)
         return _dashboard(args, settings)
     except _UsageError as exc:
         print(f"{PROG}: {exc}", file=err)

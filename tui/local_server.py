@@ -72,6 +72,9 @@ class ServerConfig:
     api_secret: str = field(repr=False)
     empty_timeout_s: int = 300
     departure_timeout_s: int = 20
+    redis_address: str = ""
+    """``host:port`` of the Redis shared by the nodes of a cluster (tui/cluster.py); empty for
+    a single node, which then keeps its state in memory."""
 
     @classmethod
     def generate(cls) -> ServerConfig:
@@ -112,6 +115,10 @@ class ServerConfig:
             "keys": {self.api_key: self.api_secret},
             "logging": {"level": "info", "json": False},
         }
+        if self.redis_address:
+            # with Redis the node joins a cluster: rooms, dispatches and agent jobs are routed
+            # between the nodes sharing it
+            config["redis"] = {"address": self.redis_address}
         return json.dumps(config, indent=2)
 
 

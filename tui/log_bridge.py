@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tui.redaction import redact, redact_tokens
 
-LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s"
+LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-7s [%(threadName)s] %(name)s: %(message)s"
 DATE_FORMAT = "%H:%M:%S"
 CAPTURED_LOGGERS = (
     "livekit.agents",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -16,6 +17,10 @@ from typing import Any, Literal
 from livekit.agents import AgentServer
 
 logger = logging.getLogger("tui.worker")
+
+# AgentServer.run() copies its URL and credentials into os.environ; put them back afterwards
+# so nothing else in the process (or its children) inherits a secret it was not given.
+_ENV_WRITTEN_BY_SERVER = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 
 WorkerState = Literal["off", "starting", "registered", "failed", "stopped"]
 
@@ -45,6 +50,7 @@ class InProcessWorker:
         self._agent_name = agent_name
         self._task: asyncio.Task[None] | None = None
         self._settled = asyncio.Event()
+        self._saved_env: dict[str, str | None] = {}
         """Set once the worker registered or failed."""
         self.status = WorkerStatus("off", agent_name=agent_name)
 
@@ -66,6 +72,7 @@ class InProcessWorker:
             raise RuntimeError("worker already started")
         self._server.on("worker_registered", self._on_registered)
         self._report(WorkerStatus("starting", agent_name=self._agent_name))
+        self._saved_env = {name: os.environ.get(name) for name in _ENV_WRITTEN_BY_SERVER}
         self._task = asyncio.create_task(self._run(), name="dispatch-tui-agent-server")
 
     async def _run(self) -> None:
@@ -99,4 +106,9 @@ class InProcessWorker:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         self._report(WorkerStatus("stopped", agent_name=self._agent_name))

@@ -35,14 +35,15 @@ class RoomList(OptionList):
         current = [str(option.prompt) for option in self.options]
         if labels == current:
             return
-        keep = self.highlighted_option.id if self.highlighted_option else observed
+        # The highlight follows the observed room (moving it switches the observer).
+        keep = self.highlighted_option.id if self.highlighted_option else None
         self.room_names = names
         with self.prevent(OptionList.OptionHighlighted):
             self.clear_options()
             self.add_options(
                 [Option(label, id=name) for label, name in zip(labels, names, strict=True)]
             )
-            target = keep if keep in names else observed
+            target = observed if observed in names else keep
             if target in names:
                 self.highlighted = names.index(target)
         self.border_subtitle = f"{len(names)} room{'s' if len(names) != 1 else ''}"

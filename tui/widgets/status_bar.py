@@ -25,6 +25,7 @@ class StatusBar(Horizontal):
         yield StatusItem("server: …", id="status-server", markup=False)
         yield StatusItem("worker: …", id="status-worker", markup=False)
         yield StatusItem("observer: …", id="status-observer", markup=False)
+        yield StatusItem("checks: …", id="status-checks", markup=False)
 
     def set_server(self, text: str, health: str) -> None:
         self.query_one("#status-server", StatusItem).show(f"server: {text}", health)
@@ -34,3 +35,7 @@ class StatusBar(Horizontal):
 
     def set_observer(self, text: str, health: str) -> None:
         self.query_one("#status-observer", StatusItem).show(f"observer: {text}", health)
+
+    def set_checks(self, text: str, health: str) -> None:
+        """The diagnostics' worst state (details on key t)."""
+        self.query_one("#status-checks", StatusItem).show(f"{text} (t)", health)

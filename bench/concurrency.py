@@ -1,0 +1,206 @@
+"""Benchmark 2: one worker hosting 1, 5 and 10 calls at once (two sessions each).
+
+The worker is the dashboard's in-process worker, hosted alone in a child process
+(``bench/worker_host.py``) so that psutil measures its CPU time and memory without the observers
+that time the calls. For each level, all rooms are created at the same moment; each gets a hidden
+observer; the level ends when every call reported ``conversation_ended`` (or a timeout).
+
+A call *completes* when the worker says it ended for a regular reason (both goodbyes or
+``max_turns``) after every scripted line, and the observer received a final transcript for every
+line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import time
+from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from livekit import api
+
+from agents.constants import AGENT_NAME
+from agents.scenario import Scenario
+from bench.common import (
+    BENCH_SCRIPT,
+    Check,
+    ResourceMonitor,
+    bench_scenario,
+    info,
+    summarize,
+)
+from bench.probe import RoomProbe
+from bench.time_to_agents import create_room, delete_room
+from bench.workers import WorkerHost
+from tui.local_server import LocalServer
+
+REGULAR_ENDINGS = ("goodbye", "max_turns")
+BASE_TIMEOUT_S = 60.0
+PER_ROOM_TIMEOUT_S = 6.0
+TRANSCRIPT_GRACE_S = 3.0
+
+
+async def _open_room(
+    server: LocalServer, lkapi: api.LiveKitAPI, scenario: Scenario, name: str
+) -> RoomProbe:
+    t0 = time.monotonic()
+    await create_room(lkapi, name, scenario, (AGENT_NAME,))
+    probe = RoomProbe(
+        server.url,
+        server.api_key,
+        server.api_secret,
+        name,
+        t0=t0,
+        tim=scenario.dispatcher.identity,
+        chris=scenario.driver.identity,
+    )
+    await probe.__aenter__()
+    return probe
+
+
+def _turn_gaps(host: WorkerHost, room: str) -> list[float]:
+    """Silence between consecutive lines, from the worker's own speaking timestamps."""
+    turns = [event["payload"] for event in host.of(room, "turn")]
+    return [
+        b["started_speaking_at"] - a["stopped_speaking_at"]
+        for a, b in pairwise(turns)
+        if a.get("stopped_speaking_at") and b.get("started_speaking_at")
+    ]
+
+
+async def run_level(server: LocalServer, host: WorkerHost, rooms: int) -> dict[str, Any]:
+    """Run ``rooms`` calls at once on the hosted worker and measure them."""
+    scenario = bench_scenario()
+    lines = len(BENCH_SCRIPT)
+    names = [f"bench_conc{rooms}_{i}_{secrets.token_hex(3)}" for i in range(rooms)]
+    probes: list[RoomProbe] = []
+    lkapi = api.LiveKitAPI(server.url, server.api_key, server.api_secret)
+    timeout_s = BASE_TIMEOUT_S + PER_ROOM_TIMEOUT_S * rooms
+    started = time.monotonic()
+    try:
+        async with (
+            ResourceMonitor(host.pid) as worker_usage,
+            ResourceMonitor(os.getpid(), children=False) as bench_usage,
+        ):
+            opened = await asyncio.gather(
+                *(_open_room(server, lkapi, scenario, name) for name in names),
+                return_exceptions=True,
+            )
+            probes = [p for p in opened if isinstance(p, RoomProbe)]
+            all_ended = await host.wait_for(names, "conversation_ended", timeout_s)
+        # the last transcript's trailer can arrive just after the worker said it ended
+        deadline = time.monotonic() + TRANSCRIPT_GRACE_S
+        while time.monotonic() < deadline and any(len(p.final_segments) < lines for p in probes):
+            await asyncio.sleep(0.1)
+    finally:
+        for opened_probe in probes:
+            with contextlib.suppress(Exception):
+                await opened_probe.__aexit__(None, None, None)
+        for name in names:
+            await delete_room(lkapi, name)
+        await lkapi.aclose()
+    wall_s = time.monotonic() - started
+
+    per_room: list[dict[str, Any]] = []
+    by_room = {p.room: p for p in probes}
+    for name in names:
+        probe = by_room.get(name)
+        ended = host.of(name, "conversation_ended")
+        payload = ended[0]["payload"] if ended else {}
+        finals = len(probe.final_segments) if probe else 0
+        completed = (
+            payload.get("reason") in REGULAR_ENDINGS
+            and payload.get("turns") == lines
+            and finals >= lines
+        )
+        per_room.append(
+            {
+                "room": name,
+                "both_subscribed_s": probe.both_subscribed_s if probe else None,
+                "tim_audible_s": probe.tim_audible_s if probe else None,
+                "call_s": (ended[0]["received_at"] - probe.t0) if ended and probe else None,
+                "ended": payload.get("reason"),
+                "turns": payload.get("turns"),
+                "final_transcripts": finals,
+                "completed": completed,
+                "turn_gaps_s": _turn_gaps(host, name),
+            }
+        )
+    assert worker_usage.result is not None and bench_usage.result is not None
+    if host.exit_code is not None:
+        # a dead process's CPU time cannot be read: the delta would be negative nonsense
+        worker_usage.result.cpu_s = float("nan")
+    return {
+        "rooms": rooms,
+        "completed": sum(1 for r in per_room if r["completed"]),
+        "all_completed": all(r["completed"] for r in per_room) and all_ended,
+        "wall_s": wall_s,
+        "both_subscribed_s": summarize(r["both_subscribed_s"] for r in per_room),
+        "tim_audible_s": summarize(r["tim_audible_s"] for r in per_room),
+        "call_s": summarize(r["call_s"] for r in per_room),
+        "turn_gap_s": summarize(g for r in per_room for g in r["turn_gaps_s"]),
+        "worker": worker_usage.result.as_dict(),
+        "bench_process_with_observers": bench_usage.result.as_dict(),
+        "per_room": per_room,
+    }
+
+
+async def run(
+    server: LocalServer,
+    log_dir: Path,
+    levels: tuple[int, ...],
+    *,
+    progress: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Every level in turn, each on a fresh hosted worker.
+
+    A fresh process per level makes peak RSS and CPU belong to that level alone, and keeps a
+    worker that died in one level (see ``worker_exit_code``) from failing the next.
+    """
+    results: dict[str, Any] = {"levels": []}
+    for rooms in levels:
+        async with WorkerHost(server, log_dir, f"worker_host_concurrency_{rooms}") as host:
+            level = await run_level(server, host, rooms)
+            level["worker_exit_code"] = host.exit_code
+            level["worker_crash"] = host.crash_lines() if host.exit_code is not None else []
+        results["levels"].append(level)
+        if level["worker_crash"]:
+            progress(f"  {rooms:>2} rooms: the worker died: {level['worker_crash'][-1][:160]}")
+        progress(
+            f"  {rooms:>2} rooms: {level['completed']}/{rooms} completed, "
+            f"both agents p95 {level['both_subscribed_s']['p95'] or 0:.3f} s, "
+            f"worker CPU {level['worker']['cpu_percent_of_core']:.0f}% of a core, "
+            f"peak RSS {level['worker']['rss_peak_mb']:.0f} MB"
+        )
+    return results
+
+
+def checks(result: dict[str, Any]) -> list[Check]:
+    """Issue 6: 10 concurrent rooms complete on this machine; the rest is reported."""
+    found: list[Check] = []
+    for level in result["levels"]:
+        rooms = level["rooms"]
+        found.append(
+            Check(
+                f"{rooms} concurrent calls completed",
+                float(level["completed"]),
+                f"{rooms}/{rooms}",
+                level["all_completed"],
+                f"/{rooms}",
+            )
+        )
+        found.append(
+            info(f"{rooms} concurrent: both agents p95", level["both_subscribed_s"]["p95"], "s")
+        )
+        found.append(
+            info(f"{rooms} concurrent: worker CPU", level["worker"]["cpu_percent_of_core"], "%")
+        )
+        found.append(
+            info(f"{rooms} concurrent: worker peak RSS", level["worker"]["rss_peak_mb"], "MB")
+        )
+    return found

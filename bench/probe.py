@@ -1,0 +1,113 @@
+"""The dashboard's own observer, timing what it sees in one room.
+
+``RoomProbe`` wraps :class:`tui.observer.RoomObserver` (the real hidden observer) with a sink
+that records, on the bench's clock, when each agent's audio track was subscribed, when each
+agent first became audible, and which transcript segments arrived final. The bench measures
+what the dashboard would show, not what the worker believes it did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tui.audio_level import SOUND_THRESHOLD_DBFS
+from tui.events import (
+    AudioLevel,
+    DomainEvent,
+    ParticipantLeft,
+    TrackUpdate,
+    TranscriptSegment,
+)
+from tui.observer import RoomObserver
+from tui.tokens import observer_token
+
+LEVEL_INTERVAL_S = 0.02
+"""The dashboard meters every 100 ms; 20 ms here so "first audible" is not rounded up by 0.1 s."""
+
+
+class RoomProbe:
+    """Observe one room hidden and record the moments the benchmarks report.
+
+    ``t0`` is the moment the create-room request was sent; every ``*_s`` value is relative to
+    it. Use ``async with``; ``wait_ready()`` returns once both agents are subscribed and Tim has
+    been heard.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        api_secret: str,
+        room: str,
+        *,
+        t0: float,
+        tim: str,
+        chris: str,
+    ) -> None:
+        self.room = room
+        self.t0 = t0
+        self.tim = tim
+        self.chris = chris
+        self.subscribed_at: dict[str, float] = {}
+        self.audible_at: dict[str, float] = {}
+        self.final_segments: set[str] = set()
+        self.left: set[str] = set()
+        self.event_count = 0
+        self._both_subscribed = asyncio.Event()
+        self._tim_audible = asyncio.Event()
+        token = observer_token(api_key, api_secret, room, identity=f"bench-observer-{room[-6:]}")
+        self._observer = RoomObserver(
+            url, token, room, self._sink, level_interval_s=LEVEL_INTERVAL_S
+        )
+
+    def _sink(self, event: DomainEvent) -> None:
+        # Called on the loop by the observer's rtc handlers: keep it to a few dict writes.
+        self.event_count += 1
+        now = time.monotonic()
+        if isinstance(event, TrackUpdate):
+            if event.status == "subscribed" and event.kind == "audio":
+                self.subscribed_at.setdefault(event.identity, now)
+                if self.tim in self.subscribed_at and self.chris in self.subscribed_at:
+                    self._both_subscribed.set()
+        elif isinstance(event, AudioLevel):
+            if event.rms_dbfs > SOUND_THRESHOLD_DBFS and event.identity not in self.audible_at:
+                # event.at is the end of the metering interval in which the sound was heard
+                self.audible_at[event.identity] = event.at
+                if event.identity == self.tim:
+                    self._tim_audible.set()
+        elif isinstance(event, TranscriptSegment):
+            if event.final and event.text.strip():
+                self.final_segments.add(event.segment_id)
+        elif isinstance(event, ParticipantLeft):
+            self.left.add(event.identity)
+
+    async def __aenter__(self) -> RoomProbe:
+        await self._observer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._observer.aclose()
+
+    async def wait_ready(self, timeout_s: float) -> bool:
+        """Wait for both agents subscribed and Tim audible; False on timeout."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._both_subscribed.wait()
+                await self._tim_audible.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    @property
+    def both_subscribed_s(self) -> float | None:
+        """Create-room request to the later of the two agents' audio subscriptions."""
+        if self.tim in self.subscribed_at and self.chris in self.subscribed_at:
+            return max(self.subscribed_at[self.tim], self.subscribed_at[self.chris]) - self.t0
+        return None
+
+    @property
+    def tim_audible_s(self) -> float | None:
+        """Create-room request to the first metering interval in which Tim was audible."""
+        at = self.audible_at.get(self.tim)
+        return None if at is None else at - self.t0

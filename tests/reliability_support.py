@@ -1,0 +1,160 @@
+"""Helpers shared by the reliability and security tests: recording sinks, polling, resources.
+
+Nothing here sleeps for synchronisation: waits re-check a condition whenever a sink reports
+something (woken from any thread through the loop) and fail at a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tui.backend import Backend, BackendSinks, ServerStatus, SessionEventData
+from tui.events import DomainEvent, ObserverStatus
+from tui.local_server import LocalServer
+from tui.settings import DashboardOptions, LiveKitSettings
+from tui.worker_runner import WorkerStatus
+
+T = TypeVar("T")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HDX = PROJECT_ROOT / "scenarios" / "hdx-2478.json"
+TIM, CHRIS = "dispatcher-tim", "driver-chris"
+
+# Threads that are not leaks: the default executor's pooled workers (asyncio.to_thread),
+# "Dummy-N" objects Python creates for native FFI threads that once logged, and the agents
+# framework's process-wide CPU monitor (a daemon singleton started by the first worker).
+_POOLED_THREAD_PREFIXES = ("asyncio_", "Dummy-", "worker_cpu_load_monitor", "ThreadPoolExecutor")
+
+
+@dataclass
+class Recorder:
+    """Every sink of a Backend, recorded thread-safely; waits wake on each report."""
+
+    loop: asyncio.AbstractEventLoop
+    domain: list[DomainEvent] = field(default_factory=list)
+    workers: list[WorkerStatus] = field(default_factory=list)
+    servers: list[ServerStatus] = field(default_factory=list)
+    sessions: list[SessionEventData] = field(default_factory=list)
+    secret_values: list[str] = field(default_factory=list)
+    on_secrets: Callable[[list[str]], None] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def _add(self, target: list[Any], item: Any) -> None:
+        with self._lock:
+            target.append(item)
+        # Sinks run on job threads and native threads too: wake the test's loop safely.
+        self.loop.call_soon_threadsafe(self._changed.set)
+
+    def _secrets(self, values: list[str]) -> None:
+        self._add(self.secret_values, values)
+        if self.on_secrets is not None:
+            self.on_secrets(values)
+
+    def sinks(self) -> BackendSinks:
+        return BackendSinks(
+            domain_event=lambda event: self._add(self.domain, event),
+            worker_status=lambda status: self._add(self.workers, status),
+            server_status=lambda status: self._add(self.servers, status),
+            session_event=lambda data: self._add(self.sessions, data),
+            secrets=self._secrets,
+        )
+
+    def snapshot(self) -> tuple[list[DomainEvent], list[WorkerStatus], list[SessionEventData]]:
+        with self._lock:
+            return list(self.domain), list(self.workers), list(self.sessions)
+
+    async def wait_for(self, find: Callable[[], T | None], timeout_s: float, what: str) -> T:
+        """The first non-None ``find()``, re-checked on every report, or AssertionError."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._changed.clear()
+            found = find()
+            if found is not None:
+                return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+            # On timeout, check once more, then fail above.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    # -- common queries
+
+    def observer_states(self, room: str) -> list[str]:
+        events, _, _ = self.snapshot()
+        return [e.state for e in events if isinstance(e, ObserverStatus) and e.room == room]
+
+    def session_events(self, room: str, kind: str) -> list[SessionEventData]:
+        _, _, sessions = self.snapshot()
+        return [s for s in sessions if s.room == room and s.kind == kind]
+
+    def registered_ids(self) -> list[str]:
+        _, workers, _ = self.snapshot()
+        return [w.worker_id for w in workers if w.state == "registered"]
+
+
+def backend_for(server: LocalServer, recorder: Recorder, *, worker: bool = True) -> Backend:
+    """A Backend on ``server`` with the in-process worker (offline voice) unless told not to."""
+    settings = LiveKitSettings(server.url, server.api_key, server.api_secret, "test")
+    options = DashboardOptions(
+        settings=settings, scenario_dirs=(), no_worker=not worker, voice="offline"
+    )
+    return Backend(options, recorder.sinks())
+
+
+def write_scenario(path: Path, lines: Iterable[str], **overrides: Any) -> Path:
+    """A short scripted scenario file (alternating speakers, the dispatcher first)."""
+    script = [
+        {"speaker": "dispatcher" if index % 2 == 0 else "driver", "text": text}
+        for index, text in enumerate(lines)
+    ]
+    data: dict[str, Any] = {
+        "load_id": "REL-1",
+        "pickup": {"location": "Fresno, CA", "time": "06:00"},
+        "delivery": {"location": "Denver, CO", "time": "Thu 08:00"},
+        "situation": "A short call for the reliability tests.",
+        "max_turns": max(2, len(script)),
+        "script": script,
+    }
+    data.update(overrides)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def job_threads() -> list[threading.Thread]:
+    """Threads running agent jobs (the thread executor names them ``job_thread_runner``)."""
+    return [t for t in threading.enumerate() if t.name == "job_thread_runner"]
+
+
+def new_threads(before: Iterable[threading.Thread]) -> list[str]:
+    """Live threads not in ``before``, minus pooled/process-wide ones that are not leaks."""
+    known = set(before)
+    return sorted(
+        t.name
+        for t in threading.enumerate()
+        if t not in known and t.is_alive() and not t.name.startswith(_POOLED_THREAD_PREFIXES)
+    )
+
+
+async def poll(check: Callable[[], Awaitable[T | None]], timeout_s: float, what: str) -> T:
+    """Re-run an async check every 50 ms until it returns non-None, or AssertionError.
+
+    For state that nothing reports (server room lists, threads ending, fds closing).
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = await check()
+        if found is not None:
+            return found
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        await asyncio.sleep(0.05)

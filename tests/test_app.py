@@ -1,0 +1,236 @@
+"""Pilot tests of the real dashboard: its own local livekit-server, the in-process worker with
+the offline voice, the hidden observer, driven by key presses as a person would."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import psutil
+import pytest
+from livekit import api, rtc
+from textual.pilot import Pilot
+from textual.widgets import Log, OptionList
+
+from tui.app import DispatchApp
+from tui.log_bridge import LogCapture
+from tui.scenario_catalog import BUILTIN_SCENARIOS, load_catalog
+from tui.screens.help import HelpScreen
+from tui.screens.scenario_picker import ScenarioPicker
+from tui.settings import DashboardOptions
+from tui.tokens import agent_token
+from tui.widgets.agent_pane import AgentPane
+from tui.widgets.room_list import RoomList
+
+pytestmark = pytest.mark.e2e
+SIZE = (170, 50)
+TIMEOUT_S = 30.0
+
+
+async def wait_until(pilot: Pilot[None], condition: Callable[[], object], what: str,
+                     timeout_s: float = TIMEOUT_S) -> None:
+    """Let the app run until ``condition()`` holds; fail naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def make_app(tmp_path: Path) -> tuple[DispatchApp, LogCapture]:
+    capture = LogCapture(tmp_path / "dispatch-tui.log")
+    capture.start()
+    options = DashboardOptions(None, (), no_worker=False, voice="offline")
+    return DispatchApp(options, capture), capture
+
+
+async def pick_scenario(pilot: Pilot[None], load_id: str) -> None:
+    """Press n, move to the scenario with ``load_id`` and press Enter."""
+    entries = load_catalog([BUILTIN_SCENARIOS])
+    index = next(i for i, e in enumerate(entries) if e.scenario and e.scenario.load_id == load_id)
+    await pilot.press("n")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ScenarioPicker), "the picker")
+    picker_list = pilot.app.screen.query_one(OptionList)
+    picker_list.highlighted = index
+    await pilot.press("enter")
+
+
+def pane(app: DispatchApp, role: str) -> AgentPane:
+    return app.query_one(f"#pane-{role}", AgentPane)
+
+
+@contextlib.asynccontextmanager
+async def running_app(tmp_path: Path) -> AsyncIterator[tuple[DispatchApp, Pilot[None]]]:
+    """The dashboard with its worker registered. Entered inside each test: a fixture spanning
+    the test and its teardown would run Textual's app across two asyncio tasks."""
+    app, capture = make_app(tmp_path)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.worker_status.state == "registered",
+                             "the in-process worker to register")
+            yield app, pilot
+    finally:
+        capture.close()
+
+
+async def test_new_room_shows_tim_and_chris_talking(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot):
+        await _test_new_room_shows_tim_and_chris_talking(app, pilot)
+
+
+async def _test_new_room_shows_tim_and_chris_talking(app: DispatchApp, pilot: Pilot[None]) -> None:
+    await pick_scenario(pilot, "HDX-2478")
+    await wait_until(pilot, lambda: app.state.room.startswith("conv_HDX-2478_"),
+                     "the observer to switch to the new room")
+
+    def both_talking() -> bool:
+        tim, chris = app.state.dispatcher(), app.state.driver()
+        return bool(
+            tim and chris and tim.counters.speaking_turns and chris.counters.speaking_turns
+            and any(line.final for line in tim.transcript)
+            and any(line.final for line in chris.transcript)
+        )
+
+    await wait_until(pilot, both_talking, "both agents to speak and be transcribed")
+    await pilot.pause(0.3)  # one render tick
+    tim_info, chris_info = pane(app, "dispatcher").info_text, pane(app, "driver").info_text
+    assert "identity dispatcher-tim" in tim_info and "name Tim" in tim_info
+    assert "identity driver-chris" in chris_info and "name Chris" in chris_info
+    for info in (tim_info, chris_info):
+        assert "kind agent" in info
+        assert "published · subscribed · unmuted" in info
+    assert "Hey Chris" in pane(app, "dispatcher").transcript_plain or pane(
+        app, "dispatcher"
+    ).transcript_plain.strip()
+    assert pane(app, "driver").transcript_plain.strip()
+    assert app.query_one(RoomList).room_names[0] == app.state.room
+    logged = "\n".join(str(line) for line in app.query_one("#log-lines", Log).lines)
+    assert "✓ Dispatcher agent session started" in logged
+    assert "✓ Driver agent session started" in logged
+    assert "[job-" in logged or "Thread" in logged  # records came from the job thread
+    app.save_screenshot(filename="pilot-conversation.svg", path=str(Path(os.environ.get(
+        "DISPATCH_TUI_SCREENSHOTS", "/tmp"))))
+
+
+async def test_switch_rooms_and_delete_room(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot):
+        await _test_switch_rooms_and_delete_room(app, pilot)
+
+
+async def _test_switch_rooms_and_delete_room(app: DispatchApp, pilot: Pilot[None]) -> None:
+    await pick_scenario(pilot, "HDX-2478")
+    await wait_until(pilot, lambda: app.state.room.startswith("conv_HDX-2478_"), "first room")
+    first = app.state.room
+    await pick_scenario(pilot, "TQR-1193")
+    await wait_until(pilot, lambda: app.state.room.startswith("conv_TQR-1193_"), "second room")
+    second = app.state.room
+    await wait_until(pilot, lambda: {first, second} <= set(app.query_one(RoomList).room_names),
+                     "both rooms in the room list")
+    await wait_until(pilot, lambda: app.state.driver() is not None, "Maria in the second room")
+    driver = app.state.driver()
+    assert driver is not None and driver.name == "Maria"
+
+    # The list is newest first: j moves to the older room and the observer follows.
+    await pilot.press("j")
+    await wait_until(pilot, lambda: app.state.room == first, "the observer to switch back")
+    await wait_until(pilot, lambda: app.state.driver() is not None, "Chris in the first room")
+    driver = app.state.driver()
+    assert driver is not None and driver.name == "Chris"
+    await pilot.press("k")
+    await wait_until(pilot, lambda: app.state.room == second, "the observer to switch again")
+
+    await pilot.press("x")
+    await pilot.press("y")
+    await wait_until(pilot, lambda: second not in app.query_one(RoomList).room_names,
+                     "the deleted room to leave the list")
+    await wait_until(pilot, lambda: app.state.room != second, "the panes to leave the room")
+    await pilot.pause(0.3)
+    if app.state.room == "":
+        assert "MISSING" in pane(app, "dispatcher").info_text
+    rooms = await app.backend.list_rooms()
+    assert second not in {room.name for room in rooms}
+
+
+async def test_unmatched_agent_gets_its_own_pane_with_plain_text_name(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot):
+        await _test_unmatched_agent_gets_its_own_pane_with_plain_text_name(app, pilot)
+
+
+async def _test_unmatched_agent_gets_its_own_pane_with_plain_text_name(
+    app: DispatchApp, pilot: Pilot[None]
+) -> None:
+    settings = app.backend.settings
+    assert settings is not None
+    room_name = "troubleshooting-room"
+    async with api.LiveKitAPI(settings.url, settings.api_key, settings.api_secret) as lk:
+        await lk.room.create_room(api.CreateRoomRequest(name=room_name))
+    stray = rtc.Room()
+    token = agent_token(settings.api_key, settings.api_secret, room_name, "agent_abc123",
+                        "[bold red]Bob[/]")
+    await stray.connect(settings.url, token)
+    try:
+        await wait_until(pilot, lambda: room_name in app.query_one(RoomList).room_names,
+                         "the room in the list")
+        app.query_one(RoomList).select_room(room_name)
+        app._switch_room(room_name)
+        await wait_until(pilot, lambda: bool(app.state.unmatched()), "the unmatched agent")
+        await wait_until(pilot, lambda: bool(app.query("#pane-unmatched-0")) and
+                         "agent_abc123" in app.query_one("#pane-unmatched-0",
+                                                         AgentPane).info_text,
+                         "the unmatched pane")
+        info = app.query_one("#pane-unmatched-0", AgentPane).info_text
+        assert "[bold red]Bob[/]" in info  # shown verbatim, not interpreted as markup
+        assert "matches neither filter" in info or "match neither filter" in info
+        assert "agent_abc123" in pane(app, "dispatcher").info_text  # named in the reason
+    finally:
+        await stray.disconnect()
+
+
+async def test_help_lists_every_binding(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot):
+        await _test_help_lists_every_binding(app, pilot)
+
+
+async def _test_help_lists_every_binding(app: DispatchApp, pilot: Pilot[None]) -> None:
+    await pilot.press("question_mark")
+    await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+    text = str(app.screen.query_one("#help-table").render())
+    for description in ("New room", "Re-dispatch", "Delete room", "Search log", "Quit"):
+        assert description in text
+    await pilot.press("escape")
+    await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), "help to close")
+    commands = {command.title for command in app.get_system_commands(app.screen)}
+    assert {"New room", "Re-dispatch", "Delete room", "Log level"} <= commands
+
+
+async def test_quit_during_conversation_leaves_nothing_behind(tmp_path: Path) -> None:
+    threads_before = set(threading.enumerate())
+    children_before = set(psutil.Process().children(recursive=True))
+    app, capture = make_app(tmp_path)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.worker_status.state == "registered", "worker")
+            await pick_scenario(pilot, "HDX-2478")
+            await wait_until(pilot, lambda: (tim := app.state.dispatcher()) is not None
+                             and tim.counters.speaking_turns > 0, "Tim to start talking")
+            server = app.backend.local_server
+            assert server is not None and server.pid is not None
+            server_pid = server.pid
+            started = time.monotonic()
+            await pilot.press("q")
+        took = time.monotonic() - started  # the app has fully exited here
+    finally:
+        capture.close()
+    assert took < 5
+    assert app._backend_closed and app.backend.local_server is None
+    assert not psutil.pid_exists(server_pid) or psutil.Process(server_pid).status() == "zombie"
+    assert not set(psutil.Process().children(recursive=True)) - children_before
+    # asyncio_N threads are the test loop's own default executor (reused, shut down by the
+    # loop), not something the app left behind.
+    leftover = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()
+                and not t.daemon and not t.name.startswith("asyncio_")]
+    assert not leftover, leftover

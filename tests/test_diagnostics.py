@@ -1,0 +1,363 @@
+"""The diagnostics engine on hand-made inputs: every check's pass and failure, deterministically."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from agents.constants import AGENT_NAME, AGENT_STATE_ATTRIBUTE, ROLE_ATTRIBUTE
+from tui.control_plane import ControlPlaneError
+from tui.diagnostics import Check, Diagnostics, LogErrorCounter, Thresholds, summary, worst
+from tui.events import (
+    ActiveSpeakers,
+    AttributesChanged,
+    AudioLevel,
+    ObserverStatus,
+    ParticipantJoined,
+    TrackUpdate,
+    freeze_attributes,
+)
+from tui.worker_runner import WorkerStatus
+
+ROOM = "conv_HDX-2478_x"
+TIM, CHRIS = "dispatcher-tim", "driver-chris"
+LOUD, QUIET = -20.0, -100.0
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    dispatch_id: str
+    agent_name: str
+    num_jobs: int = 0
+
+
+def by_id(checks: list[Check]) -> dict[str, Check]:
+    return {check.id: check for check in checks}
+
+
+def engine(**kwargs: object) -> Diagnostics:
+    diag = Diagnostics(**kwargs)  # type: ignore[arg-type]
+    diag.state.reset(ROOM, now=0.0)
+    return diag
+
+
+def agent(diag: Diagnostics, identity: str, at: float, *, role: str | None = None,
+          state: str = "listening", with_track: bool = True) -> None:
+    attributes = {AGENT_STATE_ATTRIBUTE: state}
+    if role:
+        attributes[ROLE_ATTRIBUTE] = role
+    diag.apply(ParticipantJoined(ROOM, identity, identity, "agent",
+                                 freeze_attributes(attributes), at=at))
+    if with_track:
+        for status in ("published", "subscribed"):
+            diag.apply(TrackUpdate(ROOM, identity, f"TR_{identity}", source="microphone",
+                                   status=status, at=at))
+
+
+def healthy(diag: Diagnostics) -> None:
+    """Server ok, worker registered before the room, both agents in and speaking in turns."""
+    diag.server_ok()
+    diag.worker_status(WorkerStatus("registered", "AW_1", "", AGENT_NAME), at=-5.0)
+    diag.set_voice("offline")
+    diag.set_room(ROOM, datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC), now=1.0,
+                  wall_now=datetime(2025, 1, 1, 12, 0, 1, tzinfo=UTC))
+    diag.set_dispatches(ROOM, [Dispatch("AD_1", AGENT_NAME)], at=1.0)
+    diag.apply(ObserverStatus(ROOM, "connected", at=0.5))
+    agent(diag, TIM, 1.0)
+    agent(diag, CHRIS, 1.2)
+    for step in range(10):  # Tim speaks 2.0-3.0, Chris 3.5-4.5
+        diag.apply(AudioLevel(ROOM, TIM, LOUD, at=2.0 + step / 10))
+        diag.apply(AudioLevel(ROOM, CHRIS, LOUD, at=3.5 + step / 10))
+    diag.apply(AudioLevel(ROOM, TIM, QUIET, at=4.6))
+
+
+def test_healthy_room_passes_every_check() -> None:
+    diag = engine()
+    healthy(diag)
+    checks = diag.evaluate(5.0)
+    assert {c.status for c in checks} == {"ok"}, [c for c in checks if c.status != "ok"]
+    assert worst(checks) == "ok"
+    assert summary(checks) == f"checks: all {len(checks)} ok"
+    assert len({c.id for c in checks}) == len(checks) == 19
+
+
+def test_evaluate_is_pure() -> None:
+    diag = engine()
+    healthy(diag)
+    assert diag.evaluate(30.0) == diag.evaluate(30.0)
+
+
+def test_nothing_known_is_pending_not_failing() -> None:
+    checks = Diagnostics().evaluate(100.0)
+    assert worst(checks) == "pending"
+    assert by_id(checks)["server.reachable"].status == "pending"
+
+
+@pytest.mark.parametrize(
+    ("kind", "reach", "cred"),
+    [("unreachable", "fail", "pending"), ("credentials", "ok", "fail"), ("server", "ok", "warn")],
+)
+def test_server_unreachable_and_credentials_are_distinct(kind: str, reach: str, cred: str) -> None:
+    diag = engine()
+    diag.control_plane_error(ControlPlaneError("list rooms: nope", kind))  # type: ignore[arg-type]
+    checks = by_id(diag.evaluate(1.0))
+    assert checks["server.reachable"].status == reach
+    assert checks["server.credentials"].status == cred
+
+
+def test_not_found_is_not_a_server_problem() -> None:
+    diag = engine()
+    diag.server_ok()
+    diag.control_plane_error(ControlPlaneError("gone", "not_found"))
+    assert by_id(diag.evaluate(1.0))["server.reachable"].status == "ok"
+
+
+def test_worker_states() -> None:
+    diag = engine()
+    diag.worker_status(WorkerStatus("starting", agent_name=AGENT_NAME), at=0.0)
+    assert by_id(diag.evaluate(1.0))["worker.registered"].status == "pending"
+    assert by_id(diag.evaluate(20.0))["worker.registered"].status == "warn"
+    diag.worker_status(WorkerStatus("failed", detail="boom", agent_name=AGENT_NAME), at=21.0)
+    check = by_id(diag.evaluate(22.0))["worker.registered"]
+    assert check.status == "fail" and "boom" in check.finding
+
+
+def test_worker_registered_after_the_room_fails_until_agents_join() -> None:
+    diag = engine()
+    wall = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+    diag.set_room(ROOM, wall, now=10.0, wall_now=wall + timedelta(seconds=10))  # created at 0
+    diag.worker_status(WorkerStatus("registered", "AW", "", AGENT_NAME), at=7.0)
+    check = by_id(diag.evaluate(11.0))["worker.before_room"]
+    assert check.status == "fail" and "7 s after" in check.finding
+    diag.apply(ObserverStatus(ROOM, "connected", at=11.0))
+    agent(diag, TIM, 12.0)
+    assert by_id(diag.evaluate(12.0))["worker.before_room"].status == "ok"
+
+
+def test_dispatch_without_job_fails_after_threshold() -> None:
+    diag = engine(thresholds=Thresholds(dispatch_job_s=3.0))
+    wall = datetime(2025, 1, 1, tzinfo=UTC)
+    diag.set_room(ROOM, wall, now=1.0, wall_now=wall + timedelta(seconds=1))  # created at 0
+    diag.set_dispatches(ROOM, [Dispatch("AD_1", AGENT_NAME)], at=1.0)
+    assert by_id(diag.evaluate(2.9))["dispatch.job"].status == "pending"
+    check = by_id(diag.evaluate(3.1))["dispatch.job"]
+    assert check.status == "fail" and "no job was accepted" in check.finding
+    diag.set_dispatches(ROOM, [Dispatch("AD_1", AGENT_NAME, num_jobs=1)], at=6.0)
+    assert by_id(diag.evaluate(6.0))["dispatch.job"].status == "ok"
+
+
+def test_later_dispatch_is_timed_from_when_it_was_seen() -> None:
+    diag = engine()
+    diag.set_dispatches(ROOM, [], at=0.0)
+    assert by_id(diag.evaluate(0.0))["dispatch.job"].status == "warn"
+    diag.set_dispatches(ROOM, [Dispatch("AD_2", AGENT_NAME)], at=50.0)
+    assert by_id(diag.evaluate(52.0))["dispatch.job"].status == "pending"
+    assert by_id(diag.evaluate(54.0))["dispatch.job"].status == "fail"
+
+
+def test_agent_name_mismatch() -> None:
+    diag = engine()
+    diag.worker_status(WorkerStatus("registered", "AW", "", AGENT_NAME), at=0.0)
+    diag.set_dispatches(ROOM, [Dispatch("AD_1", "someone-else")], at=0.0)
+    check = by_id(diag.evaluate(1.0))["dispatch.agent_name"]
+    assert check.status == "fail"
+    assert "'someone-else'" in check.finding and repr(AGENT_NAME) in check.finding
+
+
+def test_external_worker_is_inferred_from_the_dispatch() -> None:
+    diag = engine(in_process_worker=False)
+    diag.set_dispatches(ROOM, [Dispatch("AD_1", AGENT_NAME)], at=0.0)
+    checks = by_id(diag.evaluate(5.0))
+    assert checks["worker.registered"].status == "fail"
+    assert "worker.before_room" not in checks and "worker.log" not in checks
+
+
+def test_openai_key_missing_rejected_and_realtime_failing() -> None:
+    diag = engine()
+    diag.set_voice("realtime", key_present=False)
+    assert by_id(diag.evaluate(1.0))["openai.key"].finding == "OPENAI_API_KEY is not set"
+    diag.set_voice("realtime", key_present=True)
+    diag.session_event(ROOM, "dispatcher", "error", {
+        "error": "Error code: 401 invalid_api_key", "source": "RealtimeModel",
+        "recoverable": False}, at=2.0)
+    checks = by_id(diag.evaluate(3.0))
+    assert checks["openai.key"].status == "fail" and "rejected" in checks["openai.key"].finding
+    assert checks["openai.realtime"].status == "fail"
+    assert checks["session.dispatcher"].status == "fail"
+
+
+def test_offline_voice_needs_no_key() -> None:
+    diag = engine()
+    diag.set_voice("offline", key_present=False)
+    checks = by_id(diag.evaluate(1.0))
+    assert checks["openai.key"].status == checks["openai.realtime"].status == "ok"
+
+
+def test_session_failed_shows_its_error() -> None:
+    diag = engine()
+    diag.session_event(ROOM, "driver", "session_failed", {"error": "no room\nat all"}, at=1.0)
+    check = by_id(diag.evaluate(1.0))["session.driver"]
+    assert check.status == "fail" and check.finding == "did not start: no room at all"
+
+
+def test_missing_agent_and_unmatched_identity() -> None:
+    diag = engine(thresholds=Thresholds(agent_join_s=5.0))
+    diag.apply(ObserverStatus(ROOM, "connected", at=0.0))
+    agent(diag, "agent_abc123", 1.0)
+    assert by_id(diag.evaluate(4.0))["room.driver"].status == "pending"
+    checks = by_id(diag.evaluate(6.0))
+    assert checks["room.dispatcher"].status == "fail"
+    assert "agent_abc123" in checks["room.dispatcher"].finding
+    unmatched = checks["room.unmatched"]
+    assert unmatched.status == "fail"
+    assert unmatched.finding.startswith("agent_abc123: identity 'agent_abc123'")
+    assert "neither filter" in unmatched.finding
+
+
+def test_agent_that_left_is_reported() -> None:
+    from tui.events import ParticipantLeft
+
+    diag = engine()
+    diag.apply(ObserverStatus(ROOM, "connected", at=0.0))
+    agent(diag, TIM, 1.0)
+    diag.apply(ParticipantLeft(ROOM, TIM, "client_initiated", at=2.0))
+    check = by_id(diag.evaluate(4.0))["room.dispatcher"]
+    assert check.status == "fail" and "left 2 s ago" in check.finding
+
+
+def test_audio_track_missing_muted_failed_and_silent() -> None:
+    diag = engine(thresholds=Thresholds(track_grace_s=5.0, silent_speaking_s=1.5))
+    diag.apply(ObserverStatus(ROOM, "connected", at=0.0))
+    agent(diag, TIM, 0.0, with_track=False)
+    assert by_id(diag.evaluate(6.0))["audio.dispatcher"].finding.endswith(
+        "no audio track for 6 s")
+    diag.apply(TrackUpdate(ROOM, TIM, "TR_1", status="published", muted=True, at=6.0))
+    assert "is muted" in by_id(diag.evaluate(6.0))["audio.dispatcher"].finding
+    diag.apply(TrackUpdate(ROOM, TIM, "TR_1", status="subscription_failed", error="ice", at=7.0))
+    assert "could not subscribe" in by_id(diag.evaluate(7.0))["audio.dispatcher"].finding
+    diag.apply(TrackUpdate(ROOM, TIM, "TR_1", status="subscribed", at=8.0))
+    diag.apply(AttributesChanged(ROOM, TIM, freeze_attributes({AGENT_STATE_ATTRIBUTE:
+                                                                 "speaking"}), at=8.0))
+    diag.apply(AudioLevel(ROOM, TIM, QUIET, at=8.5))
+    assert by_id(diag.evaluate(9.0))["audio.dispatcher"].status == "ok"
+    check = by_id(diag.evaluate(9.6))["audio.dispatcher"]
+    assert check.status == "fail" and "published but silent" in check.finding
+    diag.apply(AudioLevel(ROOM, TIM, LOUD, at=9.7))
+    assert by_id(diag.evaluate(9.8))["audio.dispatcher"].status == "ok"
+
+
+def test_only_one_agent_speaking() -> None:
+    diag = engine(thresholds=Thresholds(one_sided_s=4.0))
+    diag.apply(ObserverStatus(ROOM, "connected", at=0.0))
+    agent(diag, TIM, 0.0)
+    agent(diag, CHRIS, 0.0)
+    diag.apply(AudioLevel(ROOM, TIM, LOUD, at=1.0))
+    assert by_id(diag.evaluate(4.0))["speaking.one_sided"].status == "pending"
+    check = by_id(diag.evaluate(5.5))["speaking.one_sided"]
+    assert check.status == "fail" and check.finding.startswith("only Tim is speaking")
+
+
+def test_both_speaking_at_once_from_levels_and_from_active_speakers() -> None:
+    diag = engine()
+    diag.apply(ObserverStatus(ROOM, "connected", at=0.0))
+    agent(diag, TIM, 0.0)
+    agent(diag, CHRIS, 0.0)
+    for step in range(15):
+        diag.apply(AudioLevel(ROOM, TIM, LOUD, at=1.0 + step / 10))
+        diag.apply(AudioLevel(ROOM, CHRIS, LOUD, at=1.0 + step / 10))
+    check = by_id(diag.evaluate(3.0))["speaking.overlap"]
+    assert check.status == "fail" and "same time" in check.finding
+
+    other = engine()
+    other.apply(ObserverStatus(ROOM, "connected", at=0.0))
+    agent(other, TIM, 0.0)
+    agent(other, CHRIS, 0.0)
+    other.apply(ActiveSpeakers(ROOM, (TIM, CHRIS), at=1.0))
+    assert by_id(other.evaluate(1.5))["speaking.overlap"].status == "ok"
+    assert by_id(other.evaluate(2.1))["speaking.overlap"].status == "fail"
+
+
+def test_worker_log_errors_counted_redacted_and_aged() -> None:
+    diag = engine()
+    clock = iter([10.0, 11.0])
+    counter = LogErrorCounter(diag, lambda: next(clock), lambda: ["s3cr3t-value"])
+    logger = logging.getLogger("test.diagnostics")
+    logger.addHandler(counter)
+    try:
+        logger.warning("not counted")
+        logger.error("first")
+        logger.error("key %s leaked", "s3cr3t-value")
+    finally:
+        logger.removeHandler(counter)
+    check = by_id(diag.evaluate(12.0))["worker.log"]
+    assert check.status == "fail"
+    assert check.finding == "2 error(s); last 1 s ago: test.diagnostics: key *** leaked"
+    assert by_id(diag.evaluate(100.0))["worker.log"].status == "warn"
+
+
+def test_stale_room_data_is_ignored_after_a_switch() -> None:
+    diag = engine()
+    diag.set_dispatches(ROOM, [Dispatch("AD_1", "wrong")], at=0.0)
+    diag.state.reset("another", now=1.0)
+    assert by_id(diag.evaluate(2.0))["dispatch.agent_name"].status == "pending"
+
+
+def test_summary_names_the_worst_checks() -> None:
+    checks = [Check("a", "A", "ok", ""), Check("b", "B", "fail", ""), Check("c", "C", "warn", "")]
+    assert worst(checks) == "fail"
+    assert summary(checks) == "checks: 1 fail (b)"
+    assert worst([]) == "ok"
+
+
+# --------------------------------------------------------------------------- boundaries and panel
+
+
+def test_engine_and_doctor_do_not_import_textual() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, tui.diagnostics, tui.doctor\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+async def test_screen_shows_checks_with_status_classes_and_closes_on_t() -> None:
+    from textual.app import App
+
+    from tui.screens.diagnostics import DiagnosticsScreen
+    from tui.widgets.diagnostics_panel import CheckRow, DiagnosticsPanel
+
+    checks = [Check("room.unmatched", "Agents match a role", "fail", "[b]agent_abc123[/b]", "fix"),
+              Check("server.reachable", "Server", "ok", "answers")]
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(DiagnosticsScreen(lambda: list(checks), interval_s=0.05))
+
+    app = Host()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DiagnosticsScreen)
+        rows = {row.id: row for row in screen.query(CheckRow)}
+        assert rows["check-room-unmatched"].has_class("-fail")
+        assert rows["check-server-reachable"].has_class("-ok")
+        # text from the room is shown literally, never as markup
+        assert "[b]agent_abc123[/b]" in str(rows["check-room-unmatched"].render())
+        checks[0] = Check("room.unmatched", "Agents match a role", "ok", "all match")
+        await pilot.pause(0.2)
+        assert screen.query_one("#check-room-unmatched", CheckRow).has_class("-ok")
+        assert "all 2 ok" in str(screen.query_one(DiagnosticsPanel)
+                                 .query_one("#diagnostics-summary").render())
+        await pilot.press("t")
+        await pilot.pause()
+        assert not isinstance(app.screen, DiagnosticsScreen)

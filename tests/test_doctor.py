@@ -1,0 +1,126 @@
+"""``dispatch-tui doctor``: the table, the exit code, and the checks against a real server."""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from livekit import api
+
+from agents.constants import AGENT_NAME
+from agents.multi_agent_worker import build_server
+from tui.cli import run_cli
+from tui.diagnostics import Check, Thresholds
+from tui.doctor import diagnose, format_checks
+from tui.local_server import LocalServer
+from tui.settings import LiveKitSettings
+from tui.worker_runner import InProcessWorker
+
+
+def settings_for(server: LocalServer, secret: str | None = None) -> LiveKitSettings:
+    return LiveKitSettings(server.url, server.api_key, secret or server.api_secret, "test")
+
+
+def test_table_shows_status_finding_and_fix_without_control_codes() -> None:
+    table = format_checks([
+        Check("server.reachable", "Server", "ok", "the server answers", "unused"),
+        Check("room.unmatched", "Agents", "fail", "agent\x1b[2J_abc123: no match", "rename it"),
+    ])
+    lines = table.splitlines()
+    assert lines[0].split() == ["STATUS", "CHECK", "FINDING"]
+    assert lines[1].startswith("ok ") and "unused" not in table
+    assert lines[2].startswith("FAIL") and "agent?[2J_abc123" in lines[2]
+    assert lines[3].strip() == "fix: rename it"
+
+
+def test_doctor_without_a_server_is_one_line() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_cli(["doctor"], environ={}, stdout=out, stderr=err)
+    assert code == 2
+    assert len(err.getvalue().strip().splitlines()) == 1
+    assert "LIVEKIT_URL" in err.getvalue() and out.getvalue() == ""
+
+
+def test_doctor_rejects_a_bad_timeout() -> None:
+    err = io.StringIO()
+    assert run_cli(["doctor", "--timeout", "0"], environ={}, stderr=err) == 2
+
+
+async def test_stopped_server_fails_unreachable() -> None:
+    server = LocalServer()
+    await server.astart()
+    settings = settings_for(server)
+    await server.astop()
+    result = await diagnose(settings, timeout_s=3)
+    checks = {c.id: c for c in result.checks}
+    assert result.exit_code == 1
+    assert checks["server.reachable"].status == "fail"
+    assert "unreachable" in checks["server.reachable"].finding
+
+
+async def test_wrong_secret_fails_credentials(livekit_server: LocalServer) -> None:
+    result = await diagnose(settings_for(livekit_server, "y" * 40), timeout_s=3)
+    checks = {c.id: c for c in result.checks}
+    assert result.exit_code == 1
+    assert checks["server.reachable"].status == "ok"
+    assert checks["server.credentials"].status == "fail"
+
+
+async def test_unknown_room_fails(livekit_server: LocalServer) -> None:
+    result = await diagnose(settings_for(livekit_server), room="no-such-room", timeout_s=3)
+    assert result.exit_code == 1
+    assert {c.id: c for c in result.checks}["room"].finding == "no active room named no-such-room"
+
+
+async def test_room_without_worker_fails_in_a_few_seconds(livekit_server: LocalServer) -> None:
+    name = f"doctor_{uuid.uuid4().hex[:8]}"
+    absent = f"absent-{uuid.uuid4().hex[:6]}"
+    async with api.LiveKitAPI(livekit_server.url, livekit_server.api_key,
+                              livekit_server.api_secret) as lkapi:
+        await lkapi.room.create_room(api.CreateRoomRequest(
+            name=name, empty_timeout=30, agents=[api.RoomAgentDispatch(agent_name=absent)]))
+        try:
+            result = await diagnose(settings_for(livekit_server), room=name, timeout_s=5,
+                                    agent_name=absent)
+        finally:
+            await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
+    checks = {c.id: c for c in result.checks}
+    assert result.exit_code == 1
+    assert checks["dispatch.job"].status == "fail"
+    assert "no job was accepted" in checks["dispatch.job"].finding
+    assert checks["worker.registered"].status == "fail"
+
+
+@pytest.fixture
+async def worker(livekit_server: LocalServer) -> AsyncIterator[InProcessWorker]:
+    server = build_server(voice="offline", ws_url=livekit_server.url,
+                          api_key=livekit_server.api_key, api_secret=livekit_server.api_secret)
+    running = InProcessWorker(server, lambda _status: None, agent_name=AGENT_NAME)
+    await running.start()
+    try:
+        await running.wait_registered(30)
+        yield running
+    finally:
+        await running.aclose()
+
+
+async def test_healthy_room_exits_zero(livekit_server: LocalServer, worker: InProcessWorker,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISPATCH_VOICE", "offline")
+    name = f"doctor_{uuid.uuid4().hex[:8]}"
+    async with api.LiveKitAPI(livekit_server.url, livekit_server.api_key,
+                              livekit_server.api_secret) as lkapi:
+        await lkapi.room.create_room(api.CreateRoomRequest(
+            name=name, empty_timeout=30, agents=[api.RoomAgentDispatch(agent_name=AGENT_NAME)]))
+        try:
+            started = time.monotonic()
+            result = await diagnose(settings_for(livekit_server), room=name, timeout_s=20,
+                                    thresholds=Thresholds())
+        finally:
+            await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
+    assert [c for c in result.checks if c.status != "ok"] == []
+    assert result.exit_code == 0 and result.room == name
+    assert time.monotonic() - started < 20

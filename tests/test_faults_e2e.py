@@ -1,0 +1,457 @@
+"""Fault injection on a real livekit-server: each fault is produced for real and the engine must
+report it on the right check, with the right finding, within 5 s; the healthy room passes all.
+
+Detection times are measured from the moment the fault exists (the room created, the participant
+connected, the track muted, ...) to the first evaluation that shows it, and printed (``-s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pytest
+from aiohttp import web
+from livekit import api, rtc
+
+from agents.constants import AGENT_NAME, AGENT_STATE_ATTRIBUTE, ROLE_ATTRIBUTE
+from agents.multi_agent_worker import build_server
+from tui.control_plane import ControlPlane, ControlPlaneError
+from tui.diagnostics import Check, Diagnostics, LogErrorCounter, Thresholds
+from tui.local_server import LocalServer
+from tui.observer import RoomObserver
+from tui.tokens import agent_token, observer_token
+from tui.worker_runner import InProcessWorker, WorkerStatus
+
+pytestmark = pytest.mark.e2e
+
+DETECT_S = 5.0
+POLL_S = 0.1
+SAMPLE_RATE = 48_000
+FRAME = SAMPLE_RATE // 100  # 10 ms
+DETECTED: dict[str, float] = {}
+"""Fault -> seconds to detection, printed at the end of the module."""
+
+
+class SessionFanout:
+    """The worker's session-event hook (job thread) -> the current engine (test loop)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.engine: Diagnostics | None = None
+
+    def __call__(self, room: str, role: str, kind: str, payload: dict[str, Any]) -> None:
+        engine = self.engine
+        if engine is not None:
+            self.loop.call_soon_threadsafe(engine.session_event, room, role, kind, payload,
+                                           time.monotonic())
+
+
+@dataclass
+class RunningWorker:
+    worker: InProcessWorker
+    fanout: SessionFanout
+    statuses: list[WorkerStatus] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def running_worker(server: LocalServer, voice: str) -> AsyncIterator[RunningWorker]:
+    fanout = SessionFanout(asyncio.get_running_loop())
+    statuses: list[WorkerStatus] = []
+    agent_server = build_server(voice=voice, ws_url=server.url, api_key=server.api_key,
+                                api_secret=server.api_secret, on_session_event=fanout)
+    worker = InProcessWorker(agent_server, statuses.append, agent_name=AGENT_NAME)
+    await worker.start()
+    try:
+        status = await worker.wait_registered(30)
+        assert status.state == "registered", status
+        yield RunningWorker(worker, fanout, statuses)
+    finally:
+        await worker.aclose()
+
+
+@pytest.fixture(scope="module")
+async def offline_worker(livekit_server: LocalServer) -> AsyncIterator[RunningWorker]:
+    async with running_worker(livekit_server, "offline") as running:
+        yield running
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_detection_times() -> Any:
+    yield
+    for fault, seconds in DETECTED.items():
+        print(f"detection time {fault}: {seconds:.2f} s")
+
+
+class Harness:
+    """An engine fed like the dashboard feeds it: observer, dispatch polling, worker status."""
+
+    def __init__(self, server: LocalServer, room: str, engine: Diagnostics) -> None:
+        self.server = server
+        self.room = room
+        self.engine = engine
+        self.observer: RoomObserver | None = None
+        self.control = ControlPlane(server.url, server.api_key, server.api_secret)
+        self._poller: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Harness:
+        await self.control.__aenter__()
+        self.engine.state.reset(self.room, now=time.monotonic())
+        self.engine.server_ok()
+        # As the dashboard does from its room list: the creation time dates the dispatches.
+        summary = next(r for r in await self.control.list_rooms() if r.name == self.room)
+        self.engine.set_room(self.room, summary.created_at, now=time.monotonic(),
+                             wall_now=datetime.now(UTC))
+        token = observer_token(self.server.api_key, self.server.api_secret, self.room,
+                               identity=f"obs-{uuid.uuid4().hex[:6]}")
+        self.observer = RoomObserver(self.server.url, token, self.room, self.engine.apply)
+        await self.observer.start()
+        self._poller = asyncio.create_task(self._poll_dispatches())
+        return self
+
+    async def _poll_dispatches(self) -> None:
+        while True:
+            with contextlib.suppress(ControlPlaneError):
+                dispatches = await self.control.list_dispatches(self.room)
+                self.engine.set_dispatches(self.room, dispatches, time.monotonic())
+            await asyncio.sleep(0.5)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        if self.observer is not None:
+            await self.observer.aclose()
+        with contextlib.suppress(ControlPlaneError):
+            await self.control.delete_room(self.room)
+        await self.control.__aexit__(None, None, None)
+
+    async def wait_for(self, fault: str, check_id: str, status: str, contains: str,
+                       since: float, within: float = DETECT_S) -> Check:
+        """Poll the engine until ``check_id`` has ``status`` with ``contains`` in its finding."""
+        deadline = since + within
+        last: Check | None = None
+        while time.monotonic() < deadline:
+            checks = {c.id: c for c in self.engine.evaluate(time.monotonic())}
+            last = checks[check_id]
+            if last.status == status and contains in last.finding:
+                DETECTED[fault] = time.monotonic() - since
+                return last
+            await asyncio.sleep(POLL_S)
+        raise AssertionError(f"{fault}: {check_id} not {status} with {contains!r} within "
+                             f"{within} s; last: {last}")
+
+
+async def create_room(server: LocalServer, agent_name: str | None) -> tuple[str, float]:
+    """A fresh room (dispatching to ``agent_name``); returns its name and the monotonic time."""
+    name = f"fault_{uuid.uuid4().hex[:8]}"
+    agents = [api.RoomAgentDispatch(agent_name=agent_name)] if agent_name else []
+    async with api.LiveKitAPI(server.url, server.api_key, server.api_secret) as lkapi:
+        await lkapi.room.create_room(
+            api.CreateRoomRequest(name=name, empty_timeout=60, agents=agents))
+    return name, time.monotonic()
+
+
+def engine_for_worker(running: RunningWorker | None, thresholds: Thresholds | None = None,
+                      expected: str = AGENT_NAME) -> Diagnostics:
+    engine = Diagnostics(expected_agent_name=expected, in_process_worker=running is not None,
+                         thresholds=thresholds)
+    engine.set_voice("offline")
+    if running is not None:
+        engine.worker_status(running.worker.status, time.monotonic() - 60)
+        running.fanout.engine = engine
+    return engine
+
+
+class FakeAgent:
+    """An agent-kind participant publishing a tone, silence, or a muted track."""
+
+    def __init__(self, server: LocalServer, room: str, identity: str,
+                 attributes: dict[str, str] | None = None) -> None:
+        self.server, self.room_name, self.identity = server, room, identity
+        self.attributes = attributes or {}
+        self.room = rtc.Room()
+        self.source = rtc.AudioSource(SAMPLE_RATE, 1)
+        self.track: rtc.LocalAudioTrack | None = None
+        self._pump: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        token = agent_token(self.server.api_key, self.server.api_secret, self.room_name,
+                            self.identity, self.identity, self.attributes)
+        await self.room.connect(self.server.url, token)
+
+    async def publish(self, amplitude: float) -> None:
+        self.track = rtc.LocalAudioTrack.create_audio_track("microphone", self.source)
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        await self.room.local_participant.publish_track(self.track, options)
+        self._pump = asyncio.create_task(self._send(amplitude))
+
+    async def _send(self, amplitude: float) -> None:
+        t = np.arange(FRAME) / SAMPLE_RATE
+        index = 0
+        while True:
+            phase = 2 * math.pi * 440 * (t + index * FRAME / SAMPLE_RATE)
+            samples = (amplitude * 32767 * np.sin(phase)).astype(np.int16)
+            frame = rtc.AudioFrame(samples.tobytes(), SAMPLE_RATE, 1, FRAME)
+            await self.source.capture_frame(frame)  # paces itself (queue of 1 s by default)
+            index += 1
+
+    async def aclose(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        await self.room.disconnect()
+        await self.source.aclose()
+
+
+# --------------------------------------------------------------------------- server faults
+
+
+async def test_wrong_secret_is_credentials_rejected(livekit_server: LocalServer) -> None:
+    engine = Diagnostics()
+    started = time.monotonic()
+    bad = ControlPlane(livekit_server.url, livekit_server.api_key, "x" * 40)
+    async with bad:
+        with pytest.raises(ControlPlaneError) as info:
+            await bad.list_rooms()
+    engine.control_plane_error(info.value)
+    checks = {c.id: c for c in engine.evaluate(time.monotonic())}
+    DETECTED["wrong secret"] = time.monotonic() - started
+    assert checks["server.reachable"].status == "ok"
+    assert checks["server.credentials"].status == "fail"
+    assert "credentials rejected" in checks["server.credentials"].finding
+    assert "x" * 40 not in checks["server.credentials"].finding
+    assert DETECTED["wrong secret"] < DETECT_S
+
+
+async def test_stopped_server_is_unreachable() -> None:
+    server = LocalServer()
+    await server.astart()
+    url, key, secret = server.url, server.api_key, server.api_secret
+    await server.astop()
+    engine = Diagnostics()
+    started = time.monotonic()
+    async with ControlPlane(url, key, secret, timeout_s=DETECT_S) as control:
+        with pytest.raises(ControlPlaneError) as info:
+            await control.list_rooms()
+    engine.control_plane_error(info.value)
+    checks = {c.id: c for c in engine.evaluate(time.monotonic())}
+    DETECTED["server stopped"] = time.monotonic() - started
+    assert checks["server.reachable"].status == "fail"
+    assert "unreachable" in checks["server.reachable"].finding
+    assert checks["server.credentials"].status == "pending"
+    assert DETECTED["server stopped"] < DETECT_S
+
+
+# --------------------------------------------------------------------------- dispatch faults
+
+
+async def test_no_worker_means_no_job_accepted(livekit_server: LocalServer) -> None:
+    # No worker serves this name: exactly the "worker not started" situation for the room.
+    absent = f"absent-{uuid.uuid4().hex[:6]}"
+    engine = engine_for_worker(None, expected=absent)
+    room, created = await create_room(livekit_server, absent)
+    async with Harness(livekit_server, room, engine) as harness:
+        await harness.wait_for("worker not started", "dispatch.job", "fail",
+                               "no job was accepted", created)
+        checks = {c.id: c for c in engine.evaluate(time.monotonic())}
+        assert checks["worker.registered"].status == "fail"
+
+
+async def test_wrong_agent_name(livekit_server: LocalServer,
+                                offline_worker: RunningWorker) -> None:
+    engine = engine_for_worker(offline_worker)
+    room, created = await create_room(livekit_server, "someone-else")
+    async with Harness(livekit_server, room, engine) as harness:
+        check = await harness.wait_for("wrong agent name", "dispatch.agent_name", "fail",
+                                       "'someone-else'", created)
+        assert repr(AGENT_NAME) in check.finding
+
+
+# --------------------------------------------------------------------------- room faults
+
+
+async def test_extra_agent_with_default_identity(livekit_server: LocalServer) -> None:
+    engine = engine_for_worker(None)
+    room, _ = await create_room(livekit_server, None)
+    async with Harness(livekit_server, room, engine) as harness:
+        extra = FakeAgent(livekit_server, room, "agent_abc123")
+        started = time.monotonic()
+        await extra.connect()
+        try:
+            check = await harness.wait_for("extra agent agent_abc123", "room.unmatched", "fail",
+                                           "agent_abc123: identity 'agent_abc123'", started)
+            assert "neither filter (dispatcher|tim, driver|chris)" in check.finding
+        finally:
+            await extra.aclose()
+
+
+async def test_muted_track(livekit_server: LocalServer) -> None:
+    engine = engine_for_worker(None)
+    room, _ = await create_room(livekit_server, None)
+    async with Harness(livekit_server, room, engine) as harness:
+        tim = FakeAgent(livekit_server, room, "dispatcher-muted")
+        await tim.connect()
+        try:
+            await tim.publish(0.3)
+            await harness.wait_for("tone (setup)", "audio.dispatcher", "ok", "subscribed",
+                                   time.monotonic())
+            assert tim.track is not None
+            started = time.monotonic()
+            tim.track.mute()
+            await harness.wait_for("muted track", "audio.dispatcher", "fail", "is muted", started)
+        finally:
+            await tim.aclose()
+
+
+async def test_silent_track_while_speaking(livekit_server: LocalServer) -> None:
+    engine = engine_for_worker(None)
+    room, _ = await create_room(livekit_server, None)
+    async with Harness(livekit_server, room, engine) as harness:
+        tim = FakeAgent(livekit_server, room, "dispatcher-silent",
+                        {AGENT_STATE_ATTRIBUTE: "speaking"})
+        started = time.monotonic()
+        await tim.connect()
+        try:
+            await tim.publish(0.0)
+            await harness.wait_for("silent track", "audio.dispatcher", "fail",
+                                   "published but silent while dispatcher-silent is speaking",
+                                   started)
+        finally:
+            await tim.aclose()
+
+
+async def test_one_agent_never_speaks(livekit_server: LocalServer) -> None:
+    thresholds = Thresholds(one_sided_s=3.0)
+    engine = engine_for_worker(None, thresholds)
+    room, _ = await create_room(livekit_server, None)
+    async with Harness(livekit_server, room, engine) as harness:
+        tim = FakeAgent(livekit_server, room, "tim-talks", {ROLE_ATTRIBUTE: "dispatcher"})
+        chris = FakeAgent(livekit_server, room, "chris-mute", {ROLE_ATTRIBUTE: "driver"})
+        started = time.monotonic()
+        await asyncio.gather(tim.connect(), chris.connect())
+        try:
+            await asyncio.gather(tim.publish(0.3), chris.publish(0.0))
+            check = await harness.wait_for("one agent never speaks", "speaking.one_sided",
+                                           "fail", "only Tim is speaking", started,
+                                           within=DETECT_S + thresholds.one_sided_s)
+            assert "Chris has said nothing" in check.finding
+            # the fault exists once Tim has spoken for one_sided_s: report detection after it
+            DETECTED["one agent never speaks"] -= thresholds.one_sided_s
+        finally:
+            await asyncio.gather(tim.aclose(), chris.aclose())
+
+
+async def test_both_agents_speaking_at_once(livekit_server: LocalServer) -> None:
+    engine = engine_for_worker(None)
+    room, _ = await create_room(livekit_server, None)
+    async with Harness(livekit_server, room, engine) as harness:
+        tim = FakeAgent(livekit_server, room, "dispatcher-loud")
+        chris = FakeAgent(livekit_server, room, "driver-loud")
+        started = time.monotonic()
+        await asyncio.gather(tim.connect(), chris.connect())
+        try:
+            await asyncio.gather(tim.publish(0.3), chris.publish(0.3))
+            await harness.wait_for("both speaking at once", "speaking.overlap", "fail",
+                                   "spoke at the same time", started)
+        finally:
+            await asyncio.gather(tim.aclose(), chris.aclose())
+
+
+async def test_agent_without_audio_track(livekit_server: LocalServer) -> None:
+    # A short grace: the default (5 s) plus the server's ~2.8 s announcement of a participant
+    # that publishes nothing would exceed the 5 s budget by construction.
+    thresholds = Thresholds(track_grace_s=1.0)
+    engine = engine_for_worker(None, thresholds)
+    room, _ = await create_room(livekit_server, None)
+    async with Harness(livekit_server, room, engine) as harness:
+        tim = FakeAgent(livekit_server, room, "dispatcher-notrack")
+        started = time.monotonic()
+        await tim.connect()
+        try:
+            await harness.wait_for("no audio track", "audio.dispatcher", "fail",
+                                   "has published no audio track", started)
+        finally:
+            await tim.aclose()
+
+
+# --------------------------------------------------------------------------- openai
+
+
+@contextlib.asynccontextmanager
+async def rejecting_openai() -> AsyncIterator[str]:
+    """A loopback stand-in for the OpenAI endpoint that rejects every key like the real one."""
+
+    async def reject(_request: web.Request) -> web.Response:
+        return web.json_response(
+            {"error": {"message": "Incorrect API key provided.", "code": "invalid_api_key"}},
+            status=401,
+        )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", reject)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        await runner.cleanup()
+
+
+async def test_bad_openai_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with rejecting_openai() as base_url, LocalServer() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-bad-" + "0" * 20)
+        async with running_worker(server, "realtime") as running:
+            engine = engine_for_worker(running)
+            engine.set_voice("realtime", key_present=True)
+            room, created = await create_room(server, AGENT_NAME)
+            async with Harness(server, room, engine) as harness:
+                check = await harness.wait_for("bad OpenAI key", "openai.key", "fail",
+                                               "OpenAI rejected the key", created)
+                assert "401" in check.finding or "API key" in check.finding
+                assert "sk-bad" not in check.finding
+
+
+# --------------------------------------------------------------------------- healthy
+
+
+async def test_healthy_room_passes_every_check(livekit_server: LocalServer,
+                                               offline_worker: RunningWorker) -> None:
+    engine = engine_for_worker(offline_worker)
+    counter = LogErrorCounter(engine, time.monotonic)
+    logging.getLogger().addHandler(counter)
+    room, created = await create_room(livekit_server, AGENT_NAME)
+    try:
+        async with Harness(livekit_server, room, engine):
+            deadline = created + 20.0
+            checks: list[Check] = []
+            while time.monotonic() < deadline:
+                checks = engine.evaluate(time.monotonic())
+                if all(c.status == "ok" for c in checks):
+                    break
+                await asyncio.sleep(POLL_S)
+            bad = [c for c in checks if c.status != "ok"]
+            assert not bad, bad
+            DETECTED["healthy: all ok after room creation"] = time.monotonic() - created
+            assert {c.id for c in checks} >= {"speaking.overlap", "room.unmatched",
+                                              "worker.log", "dispatch.job"}
+    finally:
+        logging.getLogger().removeHandler(counter)
+        offline_worker.fanout.engine = None
+
+
