@@ -105,7 +105,7 @@ class DispatchApp(App[None]):
         log_capture: LogCapture,
         *,
         rooms_interval_s: float = 2.0,
-        render_interval_s: float = 0.1,
+        render_interval_s: float = 0.25,
     ) -> None:
         super().__init__()
         self.options = options

@@ -177,7 +177,10 @@ class Backend:
             settings = self.settings
             assert settings is not None
             token = observer_token(settings.api_key, settings.api_secret, room)
-            observer = RoomObserver(settings.url, token, room, self._sinks.domain_event)
+            # 5 level updates a second per agent are plenty for a meter; each one costs a render.
+            observer = RoomObserver(
+                settings.url, token, room, self._sinks.domain_event, level_interval_s=0.2
+            )
             self._observer = observer
             try:
                 await observer.start()

@@ -137,8 +137,11 @@ class AgentPane(Vertical):
     def _set_info(self, text: Text) -> None:
         if text == self._info:
             return
+        # Level meters change ~10 times a second; re-laying out the whole screen for each was
+        # the dashboard's main CPU cost. Only a change in line count needs a new layout.
+        same_height = text.plain.count("\n") == self._info.plain.count("\n")
         self._info = text
-        self.query_one(f"#{self.id}-info", Static).update(text)
+        self.query_one(f"#{self.id}-info", Static).update(text, layout=not same_height)
 
     def _set_transcript(self, lines: list[TranscriptLine], version: tuple[int, int]) -> None:
         if version == self._shown_transcript:
