@@ -222,7 +222,7 @@ def _attach_session_events(session: AgentSession[None], role: Role, events: _Eve
     session.on("close", on_close)
 
 
-def _room_options(other_identity: str) -> room_io.RoomOptions:
+def agent_room_options(other_identity: str) -> room_io.RoomOptions:
     """Link to the other agent only; no audio or text input: the relay does turn-taking."""
     return room_io.RoomOptions(
         participant_kinds=[rtc.ParticipantKind.PARTICIPANT_KIND_AGENT],
@@ -371,7 +371,7 @@ class _CallJob:
         await tim.start(
             DispatcherAgent(self.scenario),
             room=self.ctx.room,
-            room_options=_room_options(self.scenario.driver.identity),
+            room_options=agent_room_options(self.scenario.driver.identity),
             record=False,
         )
         return self.ctx.room
@@ -386,7 +386,7 @@ class _CallJob:
         await chris.start(
             DriverAgent(self.scenario),
             room=self.chris_room,
-            room_options=_room_options(self.scenario.dispatcher.identity),
+            room_options=agent_room_options(self.scenario.dispatcher.identity),
             record=False,
             # Tim's session is the job's primary; Chris only takes part in the room
             session_host=False,

@@ -31,13 +31,12 @@ import functools
 import math
 import os
 
-from livekit import rtc
-from livekit.agents import Agent, AgentServer, JobContext, JobRequest, room_io
+from livekit.agents import Agent, AgentServer, JobContext, JobRequest
 
 from agents.constants import ROLE_ATTRIBUTE
 from agents.dispatcher_agent import DispatcherAgent
 from agents.driver_agent import DriverAgent
-from agents.multi_agent_worker import scenario_for_job
+from agents.multi_agent_worker import agent_room_options, scenario_for_job
 from agents.scenario import Role
 from agents.voices import build_session
 
@@ -47,19 +46,6 @@ AGENT_NAMES: dict[Role, str] = {"dispatcher": "bench-dispatcher", "driver": "ben
 
 def _other(role: Role) -> Role:
     return "driver" if role == "dispatcher" else "dispatcher"
-
-
-def _room_options(other_identity: str) -> room_io.RoomOptions:
-    """The multi-agent worker's options: linked to the other agent, no audio or text input."""
-    return room_io.RoomOptions(
-        participant_kinds=[rtc.ParticipantKind.PARTICIPANT_KIND_AGENT],
-        participant_identity=other_identity,
-        close_on_disconnect=False,
-        audio_input=False,
-        text_input=False,
-        audio_output=True,
-        text_output=True,
-    )
 
 
 async def entrypoint(ctx: JobContext, *, role: Role) -> None:
@@ -82,7 +68,7 @@ async def entrypoint(ctx: JobContext, *, role: Role) -> None:
     await session.start(
         agent,
         room=ctx.room,
-        room_options=_room_options(scenario.persona(_other(role)).identity),
+        room_options=agent_room_options(scenario.persona(_other(role)).identity),
         record=False,
     )
     if isinstance(agent, DispatcherAgent):

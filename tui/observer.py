@@ -567,43 +567,36 @@ class RoomObserver:
         try:
             async for chunk in reader:
                 text += chunk
-                self._emit(
-                    TranscriptSegment(
-                        room=self.room_name,
-                        identity=identity,
-                        segment_id=segment_id,
-                        text=text,
-                        final=False,
-                        track_id=track_id,
-                    )
-                )
+                self._emit_segment(identity, segment_id, text, False, track_id)
         except rtc.StreamError as error:
             # Aborted by the sender or cut by a disconnect: keep what arrived, not final.
             logger.debug("transcript stream %s from %s ended: %s", segment_id, identity, error)
             if text:
-                self._emit(
-                    TranscriptSegment(
-                        room=self.room_name,
-                        identity=identity,
-                        segment_id=segment_id,
-                        text=text,
-                        final=False,
-                        track_id=track_id,
-                    )
-                )
+                self._emit_segment(identity, segment_id, text, False, track_id)
             return
         finally:
             reader.close()  # no-op after a complete read; releases the FFI queue otherwise
         # The trailer's attributes are merged into info.attributes once the stream has ended.
         trailer = reader.info.attributes or {}
         final = trailer.get(FINAL_ATTRIBUTE, "").lower() == "true"
+        self._emit_segment(
+            identity,
+            trailer.get(SEGMENT_ID_ATTRIBUTE) or segment_id,
+            text,
+            final,
+            trailer.get(TRACK_ID_ATTRIBUTE) or track_id,
+        )
+
+    def _emit_segment(
+        self, identity: str, segment_id: str, text: str, final: bool, track_id: str
+    ) -> None:
         self._emit(
             TranscriptSegment(
                 room=self.room_name,
                 identity=identity,
-                segment_id=trailer.get(SEGMENT_ID_ATTRIBUTE) or segment_id,
+                segment_id=segment_id,
                 text=text,
                 final=final,
-                track_id=trailer.get(TRACK_ID_ATTRIBUTE) or track_id,
+                track_id=track_id,
             )
         )
