@@ -17,6 +17,7 @@ run: install server ## Open the dashboard (starts a local livekit-server unless 
 
 test: install server redis ## Lint, type-check and run the whole suite (cluster tests included)
 	$(VENV)/bin/ruff check tui agents tests bench
+	$(VENV)/bin/ruff format --check tui agents tests bench
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 

@@ -205,22 +205,26 @@ def _persona(reader: _Reader, data: Mapping[str, Any], role: Role, model: str) -
     unknown = set(section) - {"name", "identity", "voice", "temperature", "model"}
     if unknown:
         raise reader.fail(f"{role}.{sorted(unknown)[0]}", "no such field (typo?)")
-    name = reader.text(section, "name", role, required=False, default=defaults["name"],
-                       max_chars=64)
-    identity = reader.text(section, "identity", role, required=False,
-                           default=defaults["identity"], max_chars=63)
+    name = reader.text(
+        section, "name", role, required=False, default=defaults["name"], max_chars=64
+    )
+    identity = reader.text(
+        section, "identity", role, required=False, default=defaults["identity"], max_chars=63
+    )
     if not IDENTITY_PATTERN.match(identity):
         raise reader.fail(f"{role}.identity", "lowercase letters, digits, '-' or '_'", identity)
-    voice = reader.text(section, "voice", role, required=False, default=defaults["voice"],
-                        max_chars=32)
+    voice = reader.text(
+        section, "voice", role, required=False, default=defaults["voice"], max_chars=32
+    )
     temperature = section.get("temperature", defaults["temperature"])
     if isinstance(temperature, bool) or not isinstance(temperature, int | float):
         raise reader.fail(f"{role}.temperature", "a number between 0.6 and 1.2", temperature)
     if not 0.6 <= float(temperature) <= 1.2:
         # The OpenAI realtime API accepts only this range.
         raise reader.fail(f"{role}.temperature", "a number between 0.6 and 1.2", temperature)
-    persona_model = reader.text(section, "model", role, required=False, default=model,
-                                max_chars=100)
+    persona_model = reader.text(
+        section, "model", role, required=False, default=model, max_chars=100
+    )
     return Persona(role, name, identity, voice, float(temperature), persona_model)
 
 
@@ -277,16 +281,18 @@ def parse_scenario(data: object, source: str = "<scenario>") -> Scenario:
     dispatcher = _persona(reader, top, "dispatcher", model)
     driver = _persona(reader, top, "driver", model)
     if dispatcher.identity == driver.identity:
-        raise reader.fail("driver.identity", "an identity different from the dispatcher's",
-                          driver.identity)
+        raise reader.fail(
+            "driver.identity", "an identity different from the dispatcher's", driver.identity
+        )
     max_turns = top.get("max_turns", 8)
     if isinstance(max_turns, bool) or not isinstance(max_turns, int) or not 2 <= max_turns <= 40:
         raise reader.fail("max_turns", "a whole number between 2 and 40", max_turns)
     script = _script(reader, top)
     return Scenario(
         load_id=load_id,
-        title=reader.text(top, "title", "", required=False, default=f"Load {load_id}",
-                          max_chars=120),
+        title=reader.text(
+            top, "title", "", required=False, default=f"Load {load_id}", max_chars=120
+        ),
         dispatcher=dispatcher,
         driver=driver,
         pickup=_stop(reader, top, "pickup"),
@@ -314,8 +320,9 @@ def parse_scenario_json(text: str | bytes, source: str = "<scenario>") -> Scenar
         ) from None
     except RecursionError:
         # A few hundred kilobytes of brackets exceed the decoder's recursion limit.
-        raise ScenarioError(f"{source}: JSON nested too deeply; a scenario is a flat object") \
-            from None
+        raise ScenarioError(
+            f"{source}: JSON nested too deeply; a scenario is a flat object"
+        ) from None
     return parse_scenario(data, source)
 
 
@@ -330,8 +337,9 @@ def load_scenario(path: str | Path) -> Scenario:
             )
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such file; pass a scenario JSON such as "
-                            "scenarios/hdx-2478.json") from None
+        raise ScenarioError(
+            f"{path}: no such file; pass a scenario JSON such as scenarios/hdx-2478.json"
+        ) from None
     except IsADirectoryError:
         raise ScenarioError(f"{path}: is a directory; pass a scenario JSON file") from None
     except OSError as exc:
@@ -353,8 +361,9 @@ def generated_script(scenario: Scenario) -> tuple[ScriptLine, ...]:
     pickup_at = f" at {pickup.time}" if pickup.time else ""
     delivery_at = f" by {delivery.time}" if delivery.time else ""
     return (
-        ScriptLine("dispatcher", f"Hi {chris}, this is {tim} from dispatch. "
-                                 f"Calling about load {load}."),
+        ScriptLine(
+            "dispatcher", f"Hi {chris}, this is {tim} from dispatch. Calling about load {load}."
+        ),
         ScriptLine("driver", f"Hey {tim}, {chris} here. Go ahead, I have {load} in front of me."),
         ScriptLine("dispatcher", f"{scenario.situation}"),
         ScriptLine("driver", f"Understood. I picked up in {pickup.location}{pickup_at}."),

@@ -32,8 +32,7 @@ def _client_for(url: str, key: str, secret: str) -> TestClient[Any, Any]:
 
 @pytest.fixture
 async def client(livekit_server: LocalServer) -> AsyncIterator[TestClient[Any, Any]]:
-    test_client = _client_for(livekit_server.url, livekit_server.api_key,
-                              livekit_server.api_secret)
+    test_client = _client_for(livekit_server.url, livekit_server.api_key, livekit_server.api_secret)
     await test_client.start_server()
     try:
         yield test_client
@@ -66,8 +65,9 @@ async def test_create_answers_room_dispatch_and_load(
     assert re.match(r"^conv_HDX-2478_", body["room_name"])
     assert body["dispatch_id"].startswith("AD_")
     assert body["load_id"] == "HDX-2478"
-    async with api.LiveKitAPI(livekit_server.url, livekit_server.api_key,
-                              livekit_server.api_secret) as lkapi:
+    async with api.LiveKitAPI(
+        livekit_server.url, livekit_server.api_key, livekit_server.api_secret
+    ) as lkapi:
         rooms = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[body["room_name"]]))
         dispatches = await lkapi.agent_dispatch.list_dispatch(body["room_name"])
         await lkapi.room.delete_room(api.DeleteRoomRequest(room=body["room_name"]))
@@ -100,8 +100,11 @@ def _bad_bodies() -> list[tuple[str, bytes, str]]:
     ]
 
 
-@pytest.mark.parametrize(("body", "expected"), [(b, e) for _, b, e in _bad_bodies()],
-                         ids=[name for name, _, _ in _bad_bodies()])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [(b, e) for _, b, e in _bad_bodies()],
+    ids=[name for name, _, _ in _bad_bodies()],
+)
 async def test_bad_scenario_is_400_and_creates_nothing(
     client: TestClient[Any, Any], livekit_server: LocalServer, body: bytes, expected: str
 ) -> None:
@@ -128,8 +131,9 @@ async def test_oversized_body_is_413_and_creates_nothing(
 
 
 async def test_non_json_content_type_is_415(client: TestClient[Any, Any]) -> None:
-    response = await client.post(CREATE, data=HDX.read_bytes(),
-                                 headers={"Content-Type": "text/plain"})
+    response = await client.post(
+        CREATE, data=HDX.read_bytes(), headers={"Content-Type": "text/plain"}
+    )
     assert "application/json" in await _error(response, 415)
 
 
@@ -154,23 +158,33 @@ async def test_server_credentials_rejected_is_502(livekit_server: LocalServer) -
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("localhost", True),
-     ("0.0.0.0", False), ("::", False), ("10.0.0.1", False), ("example.com", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.0.0.1", False),
+        ("example.com", False),
+    ],
 )
 def test_is_loopback_host(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
 
 
 async def test_serve_refuses_non_loopback(livekit_server: LocalServer) -> None:
-    settings = LiveKitSettings(livekit_server.url, livekit_server.api_key,
-                               livekit_server.api_secret, "test")
+    settings = LiveKitSettings(
+        livekit_server.url, livekit_server.api_key, livekit_server.api_secret, "test"
+    )
     with pytest.raises(ApiServerError, match=re.escape("refusing to listen on 0.0.0.0")):
         await serve(settings, "0.0.0.0", 0)
 
 
 async def test_serve_answers_on_loopback_until_cancelled(livekit_server: LocalServer) -> None:
-    settings = LiveKitSettings(livekit_server.url, livekit_server.api_key,
-                               livekit_server.api_secret, "test")
+    settings = LiveKitSettings(
+        livekit_server.url, livekit_server.api_key, livekit_server.api_secret, "test"
+    )
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(serve(settings, "127.0.0.1", 0, on_ready=ready.set_result))
     try:

@@ -31,8 +31,9 @@ SIZE = (170, 50)
 TIMEOUT_S = 30.0
 
 
-async def wait_until(pilot: Pilot[None], condition: Callable[[], object], what: str,
-                     timeout_s: float = TIMEOUT_S) -> None:
+async def wait_until(
+    pilot: Pilot[None], condition: Callable[[], object], what: str, timeout_s: float = TIMEOUT_S
+) -> None:
     """Let the app run until ``condition()`` holds; fail naming ``what`` otherwise."""
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -70,8 +71,11 @@ async def running_app(tmp_path: Path) -> AsyncIterator[tuple[DispatchApp, Pilot[
     app, capture = make_app(tmp_path)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: app.worker_status.state == "registered",
-                             "the in-process worker to register")
+            await wait_until(
+                pilot,
+                lambda: app.worker_status.state == "registered",
+                "the in-process worker to register",
+            )
             yield app, pilot
     finally:
         capture.close()
@@ -84,13 +88,19 @@ async def test_new_room_shows_tim_and_chris_talking(tmp_path: Path) -> None:
 
 async def _test_new_room_shows_tim_and_chris_talking(app: DispatchApp, pilot: Pilot[None]) -> None:
     await pick_scenario(pilot, "HDX-2478")
-    await wait_until(pilot, lambda: app.state.room.startswith("conv_HDX-2478_"),
-                     "the observer to switch to the new room")
+    await wait_until(
+        pilot,
+        lambda: app.state.room.startswith("conv_HDX-2478_"),
+        "the observer to switch to the new room",
+    )
 
     def both_talking() -> bool:
         tim, chris = app.state.dispatcher(), app.state.driver()
         return bool(
-            tim and chris and tim.counters.speaking_turns and chris.counters.speaking_turns
+            tim
+            and chris
+            and tim.counters.speaking_turns
+            and chris.counters.speaking_turns
             and any(line.final for line in tim.transcript)
             and any(line.final for line in chris.transcript)
         )
@@ -103,17 +113,20 @@ async def _test_new_room_shows_tim_and_chris_talking(app: DispatchApp, pilot: Pi
     for info in (tim_info, chris_info):
         assert "kind agent" in info
         assert "published · subscribed · unmuted" in info
-    assert "Hey Chris" in pane(app, "dispatcher").transcript_plain or pane(
-        app, "dispatcher"
-    ).transcript_plain.strip()
+    assert (
+        "Hey Chris" in pane(app, "dispatcher").transcript_plain
+        or pane(app, "dispatcher").transcript_plain.strip()
+    )
     assert pane(app, "driver").transcript_plain.strip()
     assert app.query_one(RoomList).room_names[0] == app.state.room
     logged = "\n".join(str(line) for line in app.query_one("#log-lines", Log).lines)
     assert "✓ Dispatcher agent session started" in logged
     assert "✓ Driver agent session started" in logged
     assert "[job-" in logged or "Thread" in logged  # records came from the job thread
-    app.save_screenshot(filename="pilot-conversation.svg", path=str(Path(os.environ.get(
-        "DISPATCH_TUI_SCREENSHOTS", "/tmp"))))
+    app.save_screenshot(
+        filename="pilot-conversation.svg",
+        path=str(Path(os.environ.get("DISPATCH_TUI_SCREENSHOTS", "/tmp"))),
+    )
 
 
 async def test_switch_rooms_and_delete_room(tmp_path: Path) -> None:
@@ -128,8 +141,11 @@ async def _test_switch_rooms_and_delete_room(app: DispatchApp, pilot: Pilot[None
     await pick_scenario(pilot, "TQR-1193")
     await wait_until(pilot, lambda: app.state.room.startswith("conv_TQR-1193_"), "second room")
     second = app.state.room
-    await wait_until(pilot, lambda: {first, second} <= set(app.query_one(RoomList).room_names),
-                     "both rooms in the room list")
+    await wait_until(
+        pilot,
+        lambda: {first, second} <= set(app.query_one(RoomList).room_names),
+        "both rooms in the room list",
+    )
     await wait_until(pilot, lambda: app.state.driver() is not None, "Maria in the second room")
     driver = app.state.driver()
     assert driver is not None and driver.name == "Maria"
@@ -145,8 +161,11 @@ async def _test_switch_rooms_and_delete_room(app: DispatchApp, pilot: Pilot[None
 
     await pilot.press("x")
     await pilot.press("y")
-    await wait_until(pilot, lambda: second not in app.query_one(RoomList).room_names,
-                     "the deleted room to leave the list")
+    await wait_until(
+        pilot,
+        lambda: second not in app.query_one(RoomList).room_names,
+        "the deleted room to leave the list",
+    )
     await wait_until(pilot, lambda: app.state.room != second, "the panes to leave the room")
     await pilot.pause(0.3)
     if app.state.room == "":
@@ -169,19 +188,25 @@ async def _test_unmatched_agent_gets_its_own_pane_with_plain_text_name(
     async with api.LiveKitAPI(settings.url, settings.api_key, settings.api_secret) as lk:
         await lk.room.create_room(api.CreateRoomRequest(name=room_name))
     stray = rtc.Room()
-    token = agent_token(settings.api_key, settings.api_secret, room_name, "agent_abc123",
-                        "[bold red]Bob[/]")
+    token = agent_token(
+        settings.api_key, settings.api_secret, room_name, "agent_abc123", "[bold red]Bob[/]"
+    )
     await stray.connect(settings.url, token)
     try:
-        await wait_until(pilot, lambda: room_name in app.query_one(RoomList).room_names,
-                         "the room in the list")
+        await wait_until(
+            pilot, lambda: room_name in app.query_one(RoomList).room_names, "the room in the list"
+        )
         app.query_one(RoomList).select_room(room_name)
         app._switch_room(room_name)
         await wait_until(pilot, lambda: bool(app.state.unmatched()), "the unmatched agent")
-        await wait_until(pilot, lambda: bool(app.query("#pane-unmatched-0")) and
-                         "agent_abc123" in app.query_one("#pane-unmatched-0",
-                                                         AgentPane).info_text,
-                         "the unmatched pane")
+        await wait_until(
+            pilot,
+            lambda: (
+                bool(app.query("#pane-unmatched-0"))
+                and "agent_abc123" in app.query_one("#pane-unmatched-0", AgentPane).info_text
+            ),
+            "the unmatched pane",
+        )
         info = app.query_one("#pane-unmatched-0", AgentPane).info_text
         assert "[bold red]Bob[/]" in info  # shown verbatim, not interpreted as markup
         assert "matches neither filter" in info or "match neither filter" in info
@@ -215,8 +240,13 @@ async def test_quit_during_conversation_leaves_nothing_behind(tmp_path: Path) ->
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: app.worker_status.state == "registered", "worker")
             await pick_scenario(pilot, "HDX-2478")
-            await wait_until(pilot, lambda: (tim := app.state.dispatcher()) is not None
-                             and tim.counters.speaking_turns > 0, "Tim to start talking")
+            await wait_until(
+                pilot,
+                lambda: (
+                    (tim := app.state.dispatcher()) is not None and tim.counters.speaking_turns > 0
+                ),
+                "Tim to start talking",
+            )
             server = app.backend.local_server
             assert server is not None and server.pid is not None
             server_pid = server.pid
@@ -231,6 +261,12 @@ async def test_quit_during_conversation_leaves_nothing_behind(tmp_path: Path) ->
     assert not set(psutil.Process().children(recursive=True)) - children_before
     # asyncio_N threads are the test loop's own default executor (reused, shut down by the
     # loop), not something the app left behind.
-    leftover = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()
-                and not t.daemon and not t.name.startswith("asyncio_")]
+    leftover = [
+        t
+        for t in threading.enumerate()
+        if t not in threads_before
+        and t.is_alive()
+        and not t.daemon
+        and not t.name.startswith("asyncio_")
+    ]
     assert not leftover, leftover

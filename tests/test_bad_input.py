@@ -75,41 +75,89 @@ def huge_scenario() -> bytes:
 # (id, file bytes, fragment of the loader's message, HTTP status, fragment of the HTTP message)
 BAD: list[tuple[str, bytes, str, int, str]] = [
     ("malformed", b'{"load_id": "HDX-1", ', "invalid JSON", 400, "invalid JSON"),
-    ("truncated", HDX.read_bytes()[: len(HDX.read_bytes()) // 2], "invalid JSON", 400,
-     "invalid JSON"),
+    (
+        "truncated",
+        HDX.read_bytes()[: len(HDX.read_bytes()) // 2],
+        "invalid JSON",
+        400,
+        "invalid JSON",
+    ),
     ("empty", b"", "invalid JSON", 400, "invalid JSON"),
     ("huge 10 MB", huge_scenario(), f"at most {MAX_FILE_BYTES}", 413, "too large"),
     ("not utf-8", b'{"title": "\xff\xfe"}', "not UTF-8", 400, "not UTF-8"),
     ("not an object", b'"just a string"', "(top level)", 400, "(top level)"),
     ("deep nesting", b"[" * 50_000 + b"]" * 50_000, "nested", 400, "nested"),
     ("max_turns text", with_changes(max_turns="eight"), "'max_turns'", 400, "'max_turns'"),
-    ("max_turns NaN", HDX.read_bytes().replace(b'"max_turns": 8', b'"max_turns": NaN'),
-     "'max_turns'", 400, "'max_turns'"),
-    ("temperature Infinity",
-     HDX.read_bytes().replace(b'"temperature": 0.8', b'"temperature": Infinity'),
-     "'dispatcher.temperature'", 400, "'dispatcher.temperature'"),
+    (
+        "max_turns NaN",
+        HDX.read_bytes().replace(b'"max_turns": 8', b'"max_turns": NaN'),
+        "'max_turns'",
+        400,
+        "'max_turns'",
+    ),
+    (
+        "temperature Infinity",
+        HDX.read_bytes().replace(b'"temperature": 0.8', b'"temperature": Infinity'),
+        "'dispatcher.temperature'",
+        400,
+        "'dispatcher.temperature'",
+    ),
     ("max_turns huge int", with_changes(max_turns=10**400), "'max_turns'", 400, "'max_turns'"),
     ("persona as list", with_changes(dispatcher=["Tim"]), "'dispatcher'", 400, "'dispatcher'"),
-    ("script as object", with_changes(script={"speaker": "driver"}), "'script'", 400,
-     "'script'"),
-    ("name with escape codes", with_changes(dispatcher__name="Tim\x1b[2J\x1b[31m"),
-     "control characters", 400, "control characters"),
-    ("name with NUL", with_changes(driver__name="Chris\x00"), "control characters", 400,
-     "control characters"),
-    ("name with bidi override", with_changes(driver__name="Chris\u202eevil"),
-     "control characters", 400, "control characters"),
-    ("title with carriage return", with_changes(title="Load\rHIJACKED"), "control characters",
-     400, "control characters"),
-    ("load id path traversal", with_changes(load_id="../../etc/passwd"), "'load_id'", 400,
-     "'load_id'"),
+    ("script as object", with_changes(script={"speaker": "driver"}), "'script'", 400, "'script'"),
+    (
+        "name with escape codes",
+        with_changes(dispatcher__name="Tim\x1b[2J\x1b[31m"),
+        "control characters",
+        400,
+        "control characters",
+    ),
+    (
+        "name with NUL",
+        with_changes(driver__name="Chris\x00"),
+        "control characters",
+        400,
+        "control characters",
+    ),
+    (
+        "name with bidi override",
+        with_changes(driver__name="Chris\u202eevil"),
+        "control characters",
+        400,
+        "control characters",
+    ),
+    (
+        "title with carriage return",
+        with_changes(title="Load\rHIJACKED"),
+        "control characters",
+        400,
+        "control characters",
+    ),
+    (
+        "load id path traversal",
+        with_changes(load_id="../../etc/passwd"),
+        "'load_id'",
+        400,
+        "'load_id'",
+    ),
     ("load id with slash", with_changes(load_id="HDX/2478"), "'load_id'", 400, "'load_id'"),
     ("load id dot dot", with_changes(load_id=".."), "'load_id'", 400, "'load_id'"),
     ("load id windows path", with_changes(load_id="C:\\HDX"), "'load_id'", 400, "'load_id'"),
     ("load id with markup", with_changes(load_id="[b]HDX[/b]"), "'load_id'", 400, "'load_id'"),
-    ("identity path-like", with_changes(dispatcher__identity="../tim"),
-     "'dispatcher.identity'", 400, "'dispatcher.identity'"),
-    ("unknown field with escape", HDX.read_bytes().replace(b'"title"', b'"ti\\u001btle"'),
-     "no such field", 400, "no such field"),
+    (
+        "identity path-like",
+        with_changes(dispatcher__identity="../tim"),
+        "'dispatcher.identity'",
+        400,
+        "'dispatcher.identity'",
+    ),
+    (
+        "unknown field with escape",
+        HDX.read_bytes().replace(b'"title"', b'"ti\\u001btle"'),
+        "no such field",
+        400,
+        "no such field",
+    ),
 ]
 IDS = [case[0] for case in BAD]
 
@@ -241,13 +289,22 @@ JSON_SCALARS = (
 )
 JSON_VALUES = st.recursive(
     JSON_SCALARS,
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=25,
 )
 FIELDS = [
-    "load_id", "title", "dispatcher", "driver", "pickup", "delivery", "situation", "max_turns",
-    "script", "model",
+    "load_id",
+    "title",
+    "dispatcher",
+    "driver",
+    "pickup",
+    "delivery",
+    "situation",
+    "max_turns",
+    "script",
+    "model",
 ]
 PERSONA_FIELDS = ["name", "identity", "voice", "temperature", "model"]
 
@@ -320,8 +377,9 @@ def clean_text(max_size: int) -> st.SearchStrategy[str]:
 @st.composite
 def valid_scenarios(draw: st.DrawFn) -> dict[str, Any]:
     identities = draw(
-        st.lists(st.from_regex(IDENTITY_PATTERN, fullmatch=True), min_size=2, max_size=2,
-                 unique=True)
+        st.lists(
+            st.from_regex(IDENTITY_PATTERN, fullmatch=True), min_size=2, max_size=2, unique=True
+        )
     )
 
     def persona(identity: str) -> dict[str, Any]:

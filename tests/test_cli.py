@@ -46,9 +46,9 @@ def _run(argv: list[str], environ: dict[str, str] | None = None) -> Result:
     """Run the CLI on its own thread: it calls asyncio.run, which must not touch the test loop."""
     out, err = io.StringIO(), io.StringIO()
     with ThreadPoolExecutor(1) as pool:
-        code = pool.submit(
-            run_cli, argv, environ=environ or {}, stdout=out, stderr=err
-        ).result(timeout=30)
+        code = pool.submit(run_cli, argv, environ=environ or {}, stdout=out, stderr=err).result(
+            timeout=30
+        )
     return Result(code, out.getvalue(), err.getvalue())
 
 
@@ -96,8 +96,9 @@ def test_create_room_prints_the_room_name_and_stores_the_scenario(
     assert result.code == 0, result.err
     name = _one_line(result.out)
     assert ROOM_NAME.match(name)
-    assert re.match(r"^dispatch AD_\w+ for agent dispatch-multi-agent \(load HDX-2478\)$",
-                    _one_line(result.err))
+    assert re.match(
+        r"^dispatch AD_\w+ for agent dispatch-multi-agent \(load HDX-2478\)$", _one_line(result.err)
+    )
     assert scenario_from_metadata(_room_metadata(livekit_server, name)).load_id == "HDX-2478"
     assert livekit_server.api_secret not in result.out + result.err
 
@@ -109,8 +110,12 @@ def test_create_room_as_a_subprocess_with_environment_variables(
     env.update(_env(livekit_server))
     done = subprocess.run(
         [sys.executable, "-m", "tui", "create-room", str(HDX)],
-        cwd=tmp_path, env=env | {"PYTHONPATH": str(PROJECT)},
-        capture_output=True, text=True, timeout=60, check=False,
+        cwd=tmp_path,
+        env=env | {"PYTHONPATH": str(PROJECT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     name = _one_line(done.stdout)
@@ -172,10 +177,19 @@ def test_unreachable_server_fails_with_one_line() -> None:
 
 
 def test_flags_override_environment(livekit_server: LocalServer) -> None:
-    env = {"LIVEKIT_URL": f"ws://127.0.0.1:{free_port()}", "LIVEKIT_API_KEY": "nope",
-           "LIVEKIT_API_SECRET": "N" * 40}
-    flags = ["--url", livekit_server.url, "--api-key", livekit_server.api_key,
-             "--api-secret", livekit_server.api_secret]
+    env = {
+        "LIVEKIT_URL": f"ws://127.0.0.1:{free_port()}",
+        "LIVEKIT_API_KEY": "nope",
+        "LIVEKIT_API_SECRET": "N" * 40,
+    }
+    flags = [
+        "--url",
+        livekit_server.url,
+        "--api-key",
+        livekit_server.api_key,
+        "--api-secret",
+        livekit_server.api_secret,
+    ]
     result = _run([*flags, "rooms"], env)
     assert result.code == 0, result.err
 
@@ -204,10 +218,12 @@ def test_rooms_lists_a_created_room(livekit_server: LocalServer) -> None:
 
 def test_format_rooms_aligns_columns_and_neutralises_control_codes() -> None:
     created = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
-    table = format_rooms([
-        RoomSummary("conv_A-1_x", "RM_1", 2, created, "A-1"),
-        RoomSummary("evil\x1b[2Jroom", "RM_2", 0, None, None),
-    ])
+    table = format_rooms(
+        [
+            RoomSummary("conv_A-1_x", "RM_1", 2, created, "A-1"),
+            RoomSummary("evil\x1b[2Jroom", "RM_2", 0, None, None),
+        ]
+    )
     lines = table.splitlines()
     assert lines[1] == "conv_A-1_x    A-1   2             2026-05-01 12:00:00"
     assert lines[0].index("LOAD") == lines[1].index(" A-1 ") + 1 == lines[2].index(" - ") + 1
@@ -231,8 +247,14 @@ def test_api_refuses_non_loopback_hosts(host: str, livekit_server: LocalServer) 
 
 @pytest.mark.parametrize(
     "argv",
-    [["api", "--port", "70000"], ["api", "--port", "http"], ["frobnicate"],
-     ["--voice", "loud"], ["rooms", "--bogus"], ["create-room"]],
+    [
+        ["api", "--port", "70000"],
+        ["api", "--port", "http"],
+        ["frobnicate"],
+        ["--voice", "loud"],
+        ["rooms", "--bogus"],
+        ["create-room"],
+    ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(argv: list[str]) -> None:
     result = _run(argv, {})
@@ -266,23 +288,41 @@ def dashboard_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[DashboardO
 def test_dashboard_gets_its_options(
     dashboard_calls: list[DashboardOptions | None], tmp_path: Path
 ) -> None:
-    assert run_cli(["--no-worker", "--voice", "offline", "--scenarios", str(tmp_path),
-                    "--scenarios", str(DEFAULT_SCENARIO_DIR)], environ={}) == 0
+    assert (
+        run_cli(
+            [
+                "--no-worker",
+                "--voice",
+                "offline",
+                "--scenarios",
+                str(tmp_path),
+                "--scenarios",
+                str(DEFAULT_SCENARIO_DIR),
+            ],
+            environ={},
+        )
+        == 0
+    )
     assert dashboard_calls == [
-        DashboardOptions(settings=None, scenario_dirs=(tmp_path, DEFAULT_SCENARIO_DIR),
-                         no_worker=True, voice="offline")
+        DashboardOptions(
+            settings=None,
+            scenario_dirs=(tmp_path, DEFAULT_SCENARIO_DIR),
+            no_worker=True,
+            voice="offline",
+        )
     ]
 
 
 def test_dashboard_defaults(dashboard_calls: list[DashboardOptions | None]) -> None:
-    env = {"LIVEKIT_URL": "wss://x.example", "LIVEKIT_API_KEY": "k",
-           "LIVEKIT_API_SECRET": "S" * 40}
+    env = {"LIVEKIT_URL": "wss://x.example", "LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "S" * 40}
     assert run_cli([], environ=env) == 0
     (options,) = dashboard_calls
     assert options is not None and options.settings is not None
     assert options.settings.url == "wss://x.example"
     assert (options.scenario_dirs, options.no_worker, options.voice) == (
-        (DEFAULT_SCENARIO_DIR,), False, None
+        (DEFAULT_SCENARIO_DIR,),
+        False,
+        None,
     )
 
 
@@ -300,6 +340,12 @@ def test_non_ui_modules_do_not_import_textual() -> None:
         "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
         "assert not bad, bad\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True,
-                          text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr

@@ -212,8 +212,9 @@ async def test_silent_server_is_reported_as_not_answering() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
-        async with ControlPlane(f"http://127.0.0.1:{port}", "key", "S" * 40,
-                                timeout_s=0.3) as plane:
+        async with ControlPlane(
+            f"http://127.0.0.1:{port}", "key", "S" * 40, timeout_s=0.3
+        ) as plane:
             expected = re.escape("did not answer within 0.3s")
             with pytest.raises(ControlPlaneError, match=expected) as info:
                 await plane.list_rooms()
@@ -241,8 +242,9 @@ async def test_server_closes_a_room_holding_only_agents(
     name = f"agents-only-{new_room_name('X1')[-6:]}"
     await lkapi.room.create_room(api.CreateRoomRequest(name=name, empty_timeout=1))
     agent = rtc.Room()
-    token = agent_token(livekit_server.api_key, livekit_server.api_secret, name,
-                        "dispatcher-tim", "Tim")
+    token = agent_token(
+        livekit_server.api_key, livekit_server.api_secret, name, "dispatcher-tim", "Tim"
+    )
     try:
         await agent.connect(livekit_server.url, token)
         deadline = time.monotonic() + 6

@@ -44,17 +44,28 @@ def engine(**kwargs: object) -> Diagnostics:
     return diag
 
 
-def agent(diag: Diagnostics, identity: str, at: float, *, role: str | None = None,
-          state: str = "listening", with_track: bool = True) -> None:
+def agent(
+    diag: Diagnostics,
+    identity: str,
+    at: float,
+    *,
+    role: str | None = None,
+    state: str = "listening",
+    with_track: bool = True,
+) -> None:
     attributes = {AGENT_STATE_ATTRIBUTE: state}
     if role:
         attributes[ROLE_ATTRIBUTE] = role
-    diag.apply(ParticipantJoined(ROOM, identity, identity, "agent",
-                                 freeze_attributes(attributes), at=at))
+    diag.apply(
+        ParticipantJoined(ROOM, identity, identity, "agent", freeze_attributes(attributes), at=at)
+    )
     if with_track:
         for status in ("published", "subscribed"):
-            diag.apply(TrackUpdate(ROOM, identity, f"TR_{identity}", source="microphone",
-                                   status=status, at=at))
+            diag.apply(
+                TrackUpdate(
+                    ROOM, identity, f"TR_{identity}", source="microphone", status=status, at=at
+                )
+            )
 
 
 def healthy(diag: Diagnostics) -> None:
@@ -62,8 +73,12 @@ def healthy(diag: Diagnostics) -> None:
     diag.server_ok()
     diag.worker_status(WorkerStatus("registered", "AW_1", "", AGENT_NAME), at=-5.0)
     diag.set_voice("offline")
-    diag.set_room(ROOM, datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC), now=1.0,
-                  wall_now=datetime(2025, 1, 1, 12, 0, 1, tzinfo=UTC))
+    diag.set_room(
+        ROOM,
+        datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC),
+        now=1.0,
+        wall_now=datetime(2025, 1, 1, 12, 0, 1, tzinfo=UTC),
+    )
     diag.set_dispatches(ROOM, [Dispatch("AD_1", AGENT_NAME)], at=1.0)
     diag.apply(ObserverStatus(ROOM, "connected", at=0.5))
     agent(diag, TIM, 1.0)
@@ -180,9 +195,17 @@ def test_openai_key_missing_rejected_and_realtime_failing() -> None:
     diag.set_voice("realtime", key_present=False)
     assert by_id(diag.evaluate(1.0))["openai.key"].finding == "OPENAI_API_KEY is not set"
     diag.set_voice("realtime", key_present=True)
-    diag.session_event(ROOM, "dispatcher", "error", {
-        "error": "Error code: 401 invalid_api_key", "source": "RealtimeModel",
-        "recoverable": False}, at=2.0)
+    diag.session_event(
+        ROOM,
+        "dispatcher",
+        "error",
+        {
+            "error": "Error code: 401 invalid_api_key",
+            "source": "RealtimeModel",
+            "recoverable": False,
+        },
+        at=2.0,
+    )
     checks = by_id(diag.evaluate(3.0))
     assert checks["openai.key"].status == "fail" and "rejected" in checks["openai.key"].finding
     assert checks["openai.realtime"].status == "fail"
@@ -232,15 +255,15 @@ def test_audio_track_missing_muted_failed_and_silent() -> None:
     diag = engine(thresholds=Thresholds(track_grace_s=5.0, silent_speaking_s=1.5))
     diag.apply(ObserverStatus(ROOM, "connected", at=0.0))
     agent(diag, TIM, 0.0, with_track=False)
-    assert by_id(diag.evaluate(6.0))["audio.dispatcher"].finding.endswith(
-        "no audio track for 6 s")
+    assert by_id(diag.evaluate(6.0))["audio.dispatcher"].finding.endswith("no audio track for 6 s")
     diag.apply(TrackUpdate(ROOM, TIM, "TR_1", status="published", muted=True, at=6.0))
     assert "is muted" in by_id(diag.evaluate(6.0))["audio.dispatcher"].finding
     diag.apply(TrackUpdate(ROOM, TIM, "TR_1", status="subscription_failed", error="ice", at=7.0))
     assert "could not subscribe" in by_id(diag.evaluate(7.0))["audio.dispatcher"].finding
     diag.apply(TrackUpdate(ROOM, TIM, "TR_1", status="subscribed", at=8.0))
-    diag.apply(AttributesChanged(ROOM, TIM, freeze_attributes({AGENT_STATE_ATTRIBUTE:
-                                                                 "speaking"}), at=8.0))
+    diag.apply(
+        AttributesChanged(ROOM, TIM, freeze_attributes({AGENT_STATE_ATTRIBUTE: "speaking"}), at=8.0)
+    )
     diag.apply(AudioLevel(ROOM, TIM, QUIET, at=8.5))
     assert by_id(diag.evaluate(9.0))["audio.dispatcher"].status == "ok"
     check = by_id(diag.evaluate(9.6))["audio.dispatcher"]
@@ -325,8 +348,14 @@ def test_engine_and_doctor_do_not_import_textual() -> None:
         "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
         "assert not bad, bad\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -336,8 +365,10 @@ async def test_screen_shows_checks_with_status_classes_and_closes_on_t() -> None
     from tui.screens.diagnostics import DiagnosticsScreen
     from tui.widgets.diagnostics_panel import CheckRow, DiagnosticsPanel
 
-    checks = [Check("room.unmatched", "Agents match a role", "fail", "[b]agent_abc123[/b]", "fix"),
-              Check("server.reachable", "Server", "ok", "answers")]
+    checks = [
+        Check("room.unmatched", "Agents match a role", "fail", "[b]agent_abc123[/b]", "fix"),
+        Check("server.reachable", "Server", "ok", "answers"),
+    ]
 
     class Host(App[None]):
         def on_mount(self) -> None:
@@ -356,8 +387,9 @@ async def test_screen_shows_checks_with_status_classes_and_closes_on_t() -> None
         checks[0] = Check("room.unmatched", "Agents match a role", "ok", "all match")
         await pilot.pause(0.2)
         assert screen.query_one("#check-room-unmatched", CheckRow).has_class("-ok")
-        assert "all 2 ok" in str(screen.query_one(DiagnosticsPanel)
-                                 .query_one("#diagnostics-summary").render())
+        assert "all 2 ok" in str(
+            screen.query_one(DiagnosticsPanel).query_one("#diagnostics-summary").render()
+        )
         await pilot.press("t")
         await pilot.pause()
         assert not isinstance(app.screen, DiagnosticsScreen)

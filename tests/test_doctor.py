@@ -25,10 +25,12 @@ def settings_for(server: LocalServer, secret: str | None = None) -> LiveKitSetti
 
 
 def test_table_shows_status_finding_and_fix_without_control_codes() -> None:
-    table = format_checks([
-        Check("server.reachable", "Server", "ok", "the server answers", "unused"),
-        Check("room.unmatched", "Agents", "fail", "agent\x1b[2J_abc123: no match", "rename it"),
-    ])
+    table = format_checks(
+        [
+            Check("server.reachable", "Server", "ok", "the server answers", "unused"),
+            Check("room.unmatched", "Agents", "fail", "agent\x1b[2J_abc123: no match", "rename it"),
+        ]
+    )
     lines = table.splitlines()
     assert lines[0].split() == ["STATUS", "CHECK", "FINDING"]
     assert lines[1].startswith("ok ") and "unused" not in table
@@ -78,13 +80,18 @@ async def test_unknown_room_fails(livekit_server: LocalServer) -> None:
 async def test_room_without_worker_fails_in_a_few_seconds(livekit_server: LocalServer) -> None:
     name = f"doctor_{uuid.uuid4().hex[:8]}"
     absent = f"absent-{uuid.uuid4().hex[:6]}"
-    async with api.LiveKitAPI(livekit_server.url, livekit_server.api_key,
-                              livekit_server.api_secret) as lkapi:
-        await lkapi.room.create_room(api.CreateRoomRequest(
-            name=name, empty_timeout=30, agents=[api.RoomAgentDispatch(agent_name=absent)]))
+    async with api.LiveKitAPI(
+        livekit_server.url, livekit_server.api_key, livekit_server.api_secret
+    ) as lkapi:
+        await lkapi.room.create_room(
+            api.CreateRoomRequest(
+                name=name, empty_timeout=30, agents=[api.RoomAgentDispatch(agent_name=absent)]
+            )
+        )
         try:
-            result = await diagnose(settings_for(livekit_server), room=name, timeout_s=5,
-                                    agent_name=absent)
+            result = await diagnose(
+                settings_for(livekit_server), room=name, timeout_s=5, agent_name=absent
+            )
         finally:
             await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
     checks = {c.id: c for c in result.checks}
@@ -96,8 +103,12 @@ async def test_room_without_worker_fails_in_a_few_seconds(livekit_server: LocalS
 
 @pytest.fixture
 async def worker(livekit_server: LocalServer) -> AsyncIterator[InProcessWorker]:
-    server = build_server(voice="offline", ws_url=livekit_server.url,
-                          api_key=livekit_server.api_key, api_secret=livekit_server.api_secret)
+    server = build_server(
+        voice="offline",
+        ws_url=livekit_server.url,
+        api_key=livekit_server.api_key,
+        api_secret=livekit_server.api_secret,
+    )
     running = InProcessWorker(server, lambda _status: None, agent_name=AGENT_NAME)
     await running.start()
     try:
@@ -107,18 +118,24 @@ async def worker(livekit_server: LocalServer) -> AsyncIterator[InProcessWorker]:
         await running.aclose()
 
 
-async def test_healthy_room_exits_zero(livekit_server: LocalServer, worker: InProcessWorker,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_healthy_room_exits_zero(
+    livekit_server: LocalServer, worker: InProcessWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DISPATCH_VOICE", "offline")
     name = f"doctor_{uuid.uuid4().hex[:8]}"
-    async with api.LiveKitAPI(livekit_server.url, livekit_server.api_key,
-                              livekit_server.api_secret) as lkapi:
-        await lkapi.room.create_room(api.CreateRoomRequest(
-            name=name, empty_timeout=30, agents=[api.RoomAgentDispatch(agent_name=AGENT_NAME)]))
+    async with api.LiveKitAPI(
+        livekit_server.url, livekit_server.api_key, livekit_server.api_secret
+    ) as lkapi:
+        await lkapi.room.create_room(
+            api.CreateRoomRequest(
+                name=name, empty_timeout=30, agents=[api.RoomAgentDispatch(agent_name=AGENT_NAME)]
+            )
+        )
         try:
             started = time.monotonic()
-            result = await diagnose(settings_for(livekit_server), room=name, timeout_s=20,
-                                    thresholds=Thresholds())
+            result = await diagnose(
+                settings_for(livekit_server), room=name, timeout_s=20, thresholds=Thresholds()
+            )
         finally:
             await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
     assert [c for c in result.checks if c.status != "ok"] == []

@@ -52,8 +52,9 @@ class SessionFanout:
     def __call__(self, room: str, role: str, kind: str, payload: dict[str, Any]) -> None:
         engine = self.engine
         if engine is not None:
-            self.loop.call_soon_threadsafe(engine.session_event, room, role, kind, payload,
-                                           time.monotonic())
+            self.loop.call_soon_threadsafe(
+                engine.session_event, room, role, kind, payload, time.monotonic()
+            )
 
 
 @dataclass
@@ -67,8 +68,13 @@ class RunningWorker:
 async def running_worker(server: LocalServer, voice: str) -> AsyncIterator[RunningWorker]:
     fanout = SessionFanout(asyncio.get_running_loop())
     statuses: list[WorkerStatus] = []
-    agent_server = build_server(voice=voice, ws_url=server.url, api_key=server.api_key,
-                                api_secret=server.api_secret, on_session_event=fanout)
+    agent_server = build_server(
+        voice=voice,
+        ws_url=server.url,
+        api_key=server.api_key,
+        api_secret=server.api_secret,
+        on_session_event=fanout,
+    )
     worker = InProcessWorker(agent_server, statuses.append, agent_name=AGENT_NAME)
     await worker.start()
     try:
@@ -109,10 +115,15 @@ class Harness:
         self.engine.server_ok()
         # As the dashboard does from its room list: the creation time dates the dispatches.
         summary = next(r for r in await self.control.list_rooms() if r.name == self.room)
-        self.engine.set_room(self.room, summary.created_at, now=time.monotonic(),
-                             wall_now=datetime.now(UTC))
-        token = observer_token(self.server.api_key, self.server.api_secret, self.room,
-                               identity=f"obs-{uuid.uuid4().hex[:6]}")
+        self.engine.set_room(
+            self.room, summary.created_at, now=time.monotonic(), wall_now=datetime.now(UTC)
+        )
+        token = observer_token(
+            self.server.api_key,
+            self.server.api_secret,
+            self.room,
+            identity=f"obs-{uuid.uuid4().hex[:6]}",
+        )
         self.observer = RoomObserver(self.server.url, token, self.room, self.engine.apply)
         await self.observer.start()
         self._poller = asyncio.create_task(self._poll_dispatches())
@@ -136,8 +147,15 @@ class Harness:
             await self.control.delete_room(self.room)
         await self.control.__aexit__(None, None, None)
 
-    async def wait_for(self, fault: str, check_id: str, status: str, contains: str,
-                       since: float, within: float = DETECT_S) -> Check:
+    async def wait_for(
+        self,
+        fault: str,
+        check_id: str,
+        status: str,
+        contains: str,
+        since: float,
+        within: float = DETECT_S,
+    ) -> Check:
         """Poll the engine until ``check_id`` has ``status`` with ``contains`` in its finding."""
         deadline = since + within
         last: Check | None = None
@@ -148,8 +166,9 @@ class Harness:
                 DETECTED[fault] = time.monotonic() - since
                 return last
             await asyncio.sleep(POLL_S)
-        raise AssertionError(f"{fault}: {check_id} not {status} with {contains!r} within "
-                             f"{within} s; last: {last}")
+        raise AssertionError(
+            f"{fault}: {check_id} not {status} with {contains!r} within {within} s; last: {last}"
+        )
 
 
 async def create_room(server: LocalServer, agent_name: str | None) -> tuple[str, float]:
@@ -158,14 +177,17 @@ async def create_room(server: LocalServer, agent_name: str | None) -> tuple[str,
     agents = [api.RoomAgentDispatch(agent_name=agent_name)] if agent_name else []
     async with api.LiveKitAPI(server.url, server.api_key, server.api_secret) as lkapi:
         await lkapi.room.create_room(
-            api.CreateRoomRequest(name=name, empty_timeout=60, agents=agents))
+            api.CreateRoomRequest(name=name, empty_timeout=60, agents=agents)
+        )
     return name, time.monotonic()
 
 
-def engine_for_worker(running: RunningWorker | None, thresholds: Thresholds | None = None,
-                      expected: str = AGENT_NAME) -> Diagnostics:
-    engine = Diagnostics(expected_agent_name=expected, in_process_worker=running is not None,
-                         thresholds=thresholds)
+def engine_for_worker(
+    running: RunningWorker | None, thresholds: Thresholds | None = None, expected: str = AGENT_NAME
+) -> Diagnostics:
+    engine = Diagnostics(
+        expected_agent_name=expected, in_process_worker=running is not None, thresholds=thresholds
+    )
     engine.set_voice("offline")
     if running is not None:
         engine.worker_status(running.worker.status, time.monotonic() - 60)
@@ -176,8 +198,13 @@ def engine_for_worker(running: RunningWorker | None, thresholds: Thresholds | No
 class FakeAgent:
     """An agent-kind participant publishing a tone, silence, or a muted track."""
 
-    def __init__(self, server: LocalServer, room: str, identity: str,
-                 attributes: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        server: LocalServer,
+        room: str,
+        identity: str,
+        attributes: dict[str, str] | None = None,
+    ) -> None:
         self.server, self.room_name, self.identity = server, room, identity
         self.attributes = attributes or {}
         self.room = rtc.Room()
@@ -186,8 +213,14 @@ class FakeAgent:
         self._pump: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
-        token = agent_token(self.server.api_key, self.server.api_secret, self.room_name,
-                            self.identity, self.identity, self.attributes)
+        token = agent_token(
+            self.server.api_key,
+            self.server.api_secret,
+            self.room_name,
+            self.identity,
+            self.identity,
+            self.attributes,
+        )
         await self.room.connect(self.server.url, token)
 
     async def publish(self, amplitude: float) -> None:
@@ -263,19 +296,20 @@ async def test_no_worker_means_no_job_accepted(livekit_server: LocalServer) -> N
     engine = engine_for_worker(None, expected=absent)
     room, created = await create_room(livekit_server, absent)
     async with Harness(livekit_server, room, engine) as harness:
-        await harness.wait_for("worker not started", "dispatch.job", "fail",
-                               "no job was accepted", created)
+        await harness.wait_for(
+            "worker not started", "dispatch.job", "fail", "no job was accepted", created
+        )
         checks = {c.id: c for c in engine.evaluate(time.monotonic())}
         assert checks["worker.registered"].status == "fail"
 
 
-async def test_wrong_agent_name(livekit_server: LocalServer,
-                                offline_worker: RunningWorker) -> None:
+async def test_wrong_agent_name(livekit_server: LocalServer, offline_worker: RunningWorker) -> None:
     engine = engine_for_worker(offline_worker)
     room, created = await create_room(livekit_server, "someone-else")
     async with Harness(livekit_server, room, engine) as harness:
-        check = await harness.wait_for("wrong agent name", "dispatch.agent_name", "fail",
-                                       "'someone-else'", created)
+        check = await harness.wait_for(
+            "wrong agent name", "dispatch.agent_name", "fail", "'someone-else'", created
+        )
         assert repr(AGENT_NAME) in check.finding
 
 
@@ -290,8 +324,13 @@ async def test_extra_agent_with_default_identity(livekit_server: LocalServer) ->
         started = time.monotonic()
         await extra.connect()
         try:
-            check = await harness.wait_for("extra agent agent_abc123", "room.unmatched", "fail",
-                                           "agent_abc123: identity 'agent_abc123'", started)
+            check = await harness.wait_for(
+                "extra agent agent_abc123",
+                "room.unmatched",
+                "fail",
+                "agent_abc123: identity 'agent_abc123'",
+                started,
+            )
             assert "neither filter (dispatcher|tim, driver|chris)" in check.finding
         finally:
             await extra.aclose()
@@ -305,8 +344,9 @@ async def test_muted_track(livekit_server: LocalServer) -> None:
         await tim.connect()
         try:
             await tim.publish(0.3)
-            await harness.wait_for("tone (setup)", "audio.dispatcher", "ok", "subscribed",
-                                   time.monotonic())
+            await harness.wait_for(
+                "tone (setup)", "audio.dispatcher", "ok", "subscribed", time.monotonic()
+            )
             assert tim.track is not None
             started = time.monotonic()
             tim.track.mute()
@@ -319,15 +359,20 @@ async def test_silent_track_while_speaking(livekit_server: LocalServer) -> None:
     engine = engine_for_worker(None)
     room, _ = await create_room(livekit_server, None)
     async with Harness(livekit_server, room, engine) as harness:
-        tim = FakeAgent(livekit_server, room, "dispatcher-silent",
-                        {AGENT_STATE_ATTRIBUTE: "speaking"})
+        tim = FakeAgent(
+            livekit_server, room, "dispatcher-silent", {AGENT_STATE_ATTRIBUTE: "speaking"}
+        )
         started = time.monotonic()
         await tim.connect()
         try:
             await tim.publish(0.0)
-            await harness.wait_for("silent track", "audio.dispatcher", "fail",
-                                   "published but silent while dispatcher-silent is speaking",
-                                   started)
+            await harness.wait_for(
+                "silent track",
+                "audio.dispatcher",
+                "fail",
+                "published but silent while dispatcher-silent is speaking",
+                started,
+            )
         finally:
             await tim.aclose()
 
@@ -343,9 +388,14 @@ async def test_one_agent_never_speaks(livekit_server: LocalServer) -> None:
         await asyncio.gather(tim.connect(), chris.connect())
         try:
             await asyncio.gather(tim.publish(0.3), chris.publish(0.0))
-            check = await harness.wait_for("one agent never speaks", "speaking.one_sided",
-                                           "fail", "only Tim is speaking", started,
-                                           within=DETECT_S + thresholds.one_sided_s)
+            check = await harness.wait_for(
+                "one agent never speaks",
+                "speaking.one_sided",
+                "fail",
+                "only Tim is speaking",
+                started,
+                within=DETECT_S + thresholds.one_sided_s,
+            )
             assert "Chris has said nothing" in check.finding
             # the fault exists once Tim has spoken for one_sided_s: report detection after it
             DETECTED["one agent never speaks"] -= thresholds.one_sided_s
@@ -363,8 +413,13 @@ async def test_both_agents_speaking_at_once(livekit_server: LocalServer) -> None
         await asyncio.gather(tim.connect(), chris.connect())
         try:
             await asyncio.gather(tim.publish(0.3), chris.publish(0.3))
-            await harness.wait_for("both speaking at once", "speaking.overlap", "fail",
-                                   "spoke at the same time", started)
+            await harness.wait_for(
+                "both speaking at once",
+                "speaking.overlap",
+                "fail",
+                "spoke at the same time",
+                started,
+            )
         finally:
             await asyncio.gather(tim.aclose(), chris.aclose())
 
@@ -380,8 +435,13 @@ async def test_agent_without_audio_track(livekit_server: LocalServer) -> None:
         started = time.monotonic()
         await tim.connect()
         try:
-            await harness.wait_for("no audio track", "audio.dispatcher", "fail",
-                                   "has published no audio track", started)
+            await harness.wait_for(
+                "no audio track",
+                "audio.dispatcher",
+                "fail",
+                "has published no audio track",
+                started,
+            )
         finally:
             await tim.aclose()
 
@@ -421,8 +481,9 @@ async def test_bad_openai_key(monkeypatch: pytest.MonkeyPatch) -> None:
             engine.set_voice("realtime", key_present=True)
             room, created = await create_room(server, AGENT_NAME)
             async with Harness(server, room, engine) as harness:
-                check = await harness.wait_for("bad OpenAI key", "openai.key", "fail",
-                                               "OpenAI rejected the key", created)
+                check = await harness.wait_for(
+                    "bad OpenAI key", "openai.key", "fail", "OpenAI rejected the key", created
+                )
                 assert "401" in check.finding or "API key" in check.finding
                 assert "sk-bad" not in check.finding
 
@@ -430,8 +491,9 @@ async def test_bad_openai_key(monkeypatch: pytest.MonkeyPatch) -> None:
 # --------------------------------------------------------------------------- healthy
 
 
-async def test_healthy_room_passes_every_check(livekit_server: LocalServer,
-                                               offline_worker: RunningWorker) -> None:
+async def test_healthy_room_passes_every_check(
+    livekit_server: LocalServer, offline_worker: RunningWorker
+) -> None:
     engine = engine_for_worker(offline_worker)
     counter = LogErrorCounter(engine, time.monotonic)
     logging.getLogger().addHandler(counter)
@@ -448,10 +510,12 @@ async def test_healthy_room_passes_every_check(livekit_server: LocalServer,
             bad = [c for c in checks if c.status != "ok"]
             assert not bad, bad
             DETECTED["healthy: all ok after room creation"] = time.monotonic() - created
-            assert {c.id for c in checks} >= {"speaking.overlap", "room.unmatched",
-                                              "worker.log", "dispatch.job"}
+            assert {c.id for c in checks} >= {
+                "speaking.overlap",
+                "room.unmatched",
+                "worker.log",
+                "dispatch.job",
+            }
     finally:
         logging.getLogger().removeHandler(counter)
         offline_worker.fanout.engine = None
-
-

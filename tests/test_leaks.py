@@ -97,9 +97,7 @@ async def test_fifty_rooms_created_and_deleted_leave_nothing_behind(server: Loca
             "the warm-up call to start",
         )
         await backend.delete_room(created.name)
-        await poll(
-            lambda: _settled(server), TIMEOUT_S, "the warm-up room and its job to be gone"
-        )
+        await poll(lambda: _settled(server), TIMEOUT_S, "the warm-up room and its job to be gone")
         threads_before = set(threading.enumerate())
         tasks_before = our_tasks()
         fds_before = process.num_fds()
@@ -130,8 +128,10 @@ async def test_fifty_rooms_created_and_deleted_leave_nothing_behind(server: Loca
             f"fds back near {fds_before}",
         )
         jobs = {s.room for s in recorder.snapshot()[2] if s.room in names}
-        print(f"\nfds before {fds_before}, after {ROOMS} rooms {fds_after}; "
-              f"{len(jobs)} rooms saw their agents start")
+        print(
+            f"\nfds before {fds_before}, after {ROOMS} rooms {fds_after}; "
+            f"{len(jobs)} rooms saw their agents start"
+        )
     finally:
         await backend.aclose()
     assert not new_threads(threads_at_start), new_threads(threads_at_start)
@@ -144,8 +144,10 @@ async def _settled(server: LocalServer) -> str | None:
     state = await server_state(server)
     async with api.LiveKitAPI(server.url, server.api_key, server.api_secret) as lkapi:
         rooms = (await lkapi.room.list_rooms(api.ListRoomsRequest())).rooms
-    _last_seen = (f"{len(job_threads())} job threads, (rooms, participants) = {state}, "
-                  f"rooms {[(r.name, r.sid, bool(r.metadata)) for r in rooms][:3]}")
+    _last_seen = (
+        f"{len(job_threads())} job threads, (rooms, participants) = {state}, "
+        f"rooms {[(r.name, r.sid, bool(r.metadata)) for r in rooms][:3]}"
+    )
     if job_threads():
         return None
     return "settled" if state == (0, 0) else None
@@ -217,9 +219,7 @@ async def test_headless_worker_exits_quickly_on_sigterm_during_a_call(
                 await lkapi.room.delete_room(api.DeleteRoomRequest(room=room))
         assert took < 5.0, f"the worker took {took:.1f}s to exit"
         assert code == 0, log_path.read_text(errors="replace")[-2000:]
-        alive = await poll(
-            lambda: _all_gone(children), 5.0, "the worker's child processes to exit"
-        )
+        alive = await poll(lambda: _all_gone(children), 5.0, "the worker's child processes to exit")
         assert alive == "gone"
     finally:
         if child.poll() is None:

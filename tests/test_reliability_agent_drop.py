@@ -96,10 +96,14 @@ async def test_driver_removed_mid_call_shows_missing_and_ends_the_job_cleanly(
         )
         assert ended[0].payload["reason"] != "goodbye", "the call was cut short"
         closed = await recorder.wait_for(
-            lambda: ((c := {s.role for s in recorder.session_events(room, "session_closed")})
-            >= {"dispatcher", "driver"}
-            and c)
-            or None,
+            lambda: (
+                (
+                    (c := {s.role for s in recorder.session_events(room, "session_closed")})
+                    >= {"dispatcher", "driver"}
+                    and c
+                )
+                or None
+            ),
             TIMEOUT_S,
             "both sessions to close",
         )

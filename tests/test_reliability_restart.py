@@ -114,10 +114,14 @@ async def test_restart_mid_conversation_recovers_observer_worker_and_call(
             "the observer to report reconnecting",
         )
         states = await recorder.wait_for(
-            lambda: ((s := recorder.observer_states(room))
-            and s[-1] in ("reconnected", "disconnected", "failed")
-            and s)
-            or None,
+            lambda: (
+                (
+                    (s := recorder.observer_states(room))
+                    and s[-1] in ("reconnected", "disconnected", "failed")
+                    and s
+                )
+                or None
+            ),
             TIMEOUT_S,
             "the observer to recover or give up",
         )

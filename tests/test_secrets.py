@@ -87,8 +87,9 @@ async def test_conversation_and_failures_leak_no_secret(
         # Wrong secret: the control plane's message names the fix, not the secret.
         wrong_secret = "W" * 40
         with pytest.raises(ControlPlaneError) as refused:
-            async with ControlPlane(livekit_server.url, livekit_server.api_key,
-                                    wrong_secret) as control:
+            async with ControlPlane(
+                livekit_server.url, livekit_server.api_key, wrong_secret
+            ) as control:
                 await control.list_rooms()
         assert "credentials rejected" in str(refused.value)
         shown += [str(refused.value), repr(refused.value)]
@@ -106,8 +107,9 @@ async def test_conversation_and_failures_leak_no_secret(
         await backend.aclose()
         capture.close()
 
-    settings = LiveKitSettings(livekit_server.url, livekit_server.api_key,
-                               livekit_server.api_secret, "test")
+    settings = LiveKitSettings(
+        livekit_server.url, livekit_server.api_key, livekit_server.api_secret, "test"
+    )
     shown += [
         repr(settings),
         repr(backend.options),
@@ -161,8 +163,7 @@ def assert_room_scoped(video: api.VideoGrants | None, room: str) -> None:
 
 def test_driver_token_is_room_scoped_and_expires() -> None:
     key, secret = "testkey", "a-test-secret-of-at-least-thirty-two-chars"
-    scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" /
-                             "hdx-2478.json")
+    scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "hdx-2478.json")
     config = WorkerConfig("offline", "ws://127.0.0.1:1", key, secret)
     token = _driver_token(config, scenario, "conv_room_a")
     claims = api.TokenVerifier(key, secret).verify(token)

@@ -53,18 +53,23 @@ def test_flags_beat_environment_field_by_field() -> None:
 
 
 def test_environment_beats_env_file(tmp_path: Path) -> None:
-    path = _env_file(tmp_path, "LIVEKIT_URL=ws://file:1\nLIVEKIT_API_KEY=filekey\n"
-                               f"LIVEKIT_API_SECRET={SECRET}\n")
-    settings = resolve_settings(None, None, None, env_file=path,
-                                environ={"LIVEKIT_API_KEY": "envkey"})
+    path = _env_file(
+        tmp_path, f"LIVEKIT_URL=ws://file:1\nLIVEKIT_API_KEY=filekey\nLIVEKIT_API_SECRET={SECRET}\n"
+    )
+    settings = resolve_settings(
+        None, None, None, env_file=path, environ={"LIVEKIT_API_KEY": "envkey"}
+    )
     assert settings is not None
     assert (settings.url, settings.api_key) == ("ws://file:1", "envkey")
     assert settings.source == f"{path}, environment"
 
 
 def test_default_dotenv_in_cwd_is_read_but_not_loaded(tmp_path: Path) -> None:
-    _env_file(tmp_path, f"LIVEKIT_URL=http://127.0.0.1:7880\nLIVEKIT_API_KEY=k\n"
-                        f"LIVEKIT_API_SECRET='{SECRET}'\n", name=".env")
+    _env_file(
+        tmp_path,
+        f"LIVEKIT_URL=http://127.0.0.1:7880\nLIVEKIT_API_KEY=k\nLIVEKIT_API_SECRET='{SECRET}'\n",
+        name=".env",
+    )
     before = dict(os.environ)
     settings = resolve_settings(None, None, None, environ={})
     assert settings is not None

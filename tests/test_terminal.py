@@ -42,8 +42,11 @@ def test_dashboard_in_a_real_terminal(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "OPENAI_"))}
     env.update(DISPATCH_TUI_LOG_DIR=str(tmp_path), DISPATCH_VOICE="offline", TERM="xterm-256color")
     command = f"cd {tmp_path} && exec {PROGRAM}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", SESSION, "-x", "170", "-y", "50",
-                    command], check=True, env=env)
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", SESSION, "-x", "170", "-y", "50", command],
+        check=True,
+        env=env,
+    )
     try:
         pane_pid = int(tmux("display-message", "-p", "-t", SESSION, "#{pane_pid}").strip())
         app = psutil.Process(pane_pid)

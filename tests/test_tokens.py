@@ -42,8 +42,15 @@ def test_observer_claims_are_hidden_subscribe_only_and_short_lived() -> None:
 
 
 def test_agent_claims_are_room_scoped_agent_kind_with_attributes() -> None:
-    token = agent_token(KEY, SECRET, "room-b", "driver-chris", "Chris", {"dispatch.role": "driver"},
-                        ttl=timedelta(minutes=5))
+    token = agent_token(
+        KEY,
+        SECRET,
+        "room-b",
+        "driver-chris",
+        "Chris",
+        {"dispatch.role": "driver"},
+        ttl=timedelta(minutes=5),
+    )
     claims = api.TokenVerifier(KEY, SECRET).verify(token)
     assert (claims.identity, claims.name, claims.kind) == ("driver-chris", "Chris", "agent")
     assert claims.attributes == {"dispatch.role": "driver"}
@@ -59,8 +66,12 @@ def test_agent_claims_are_room_scoped_agent_kind_with_attributes() -> None:
 
 def _standard_token(server: LocalServer, room: str, identity: str) -> str:
     grants = api.VideoGrants(room_join=True, room=room)
-    return (api.AccessToken(server.api_key, server.api_secret).with_identity(identity)
-            .with_grants(grants).to_jwt())
+    return (
+        api.AccessToken(server.api_key, server.api_secret)
+        .with_identity(identity)
+        .with_grants(grants)
+        .to_jwt()
+    )
 
 
 async def _wait_for(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
@@ -129,8 +140,9 @@ async def test_observer_data_never_reaches_others(
     received: list[rtc.DataPacket] = []
     normal.on("data_received", received.append)
     try:
-        await normal.connect(livekit_server.url,
-                             _standard_token(livekit_server, room_name, "normal"))
+        await normal.connect(
+            livekit_server.url, _standard_token(livekit_server, room_name, "normal")
+        )
         await observer.connect(
             livekit_server.url,
             observer_token(livekit_server.api_key, livekit_server.api_secret, room_name),
@@ -148,8 +160,14 @@ async def test_agent_token_joins_as_agent_and_updates_its_attributes(
     livekit_server: LocalServer, room_name: str
 ) -> None:
     agent, observer = rtc.Room(), rtc.Room()
-    token = agent_token(livekit_server.api_key, livekit_server.api_secret, room_name,
-                        "driver-chris", "Chris", {"dispatch.role": "driver"})
+    token = agent_token(
+        livekit_server.api_key,
+        livekit_server.api_secret,
+        room_name,
+        "driver-chris",
+        "Chris",
+        {"dispatch.role": "driver"},
+    )
     try:
         await observer.connect(
             livekit_server.url,

@@ -147,8 +147,9 @@ class DispatchApp(App[None]):
                 room_list.border_title = "Rooms (j/k)"
                 yield room_list
             with Vertical(id="room-column"):
-                yield Static("no room observed: press n to create one", id="room-title",
-                             markup=False)
+                yield Static(
+                    "no room observed: press n to create one", id="room-title", markup=False
+                )
                 with Horizontal(id="agent-panes"):
                     for role in EXPECTED_ROLES:
                         yield AgentPane(PANE_TITLES[role], role, id=f"pane-{role}")
@@ -158,8 +159,9 @@ class DispatchApp(App[None]):
 
     def on_mount(self) -> None:
         self.query_one("#unmatched-panes").display = False
-        self.query_one(StatusBar).set_worker("off" if self.options.no_worker else "waiting",
-                                             "pending")
+        self.query_one(StatusBar).set_worker(
+            "off" if self.options.no_worker else "waiting", "pending"
+        )
         self.query_one(StatusBar).set_observer("no room", "pending")
         self.set_interval(self._render_interval_s, self._render_panes)
         logging.getLogger().addHandler(self._log_errors)
@@ -197,15 +199,17 @@ class DispatchApp(App[None]):
     @work(exclusive=True, group="rooms", exit_on_error=False, name="list rooms")
     async def _refresh_rooms(self) -> None:
         rooms = await self.backend.list_rooms()
-        rooms.sort(key=lambda room: room.created_at.timestamp() if room.created_at else 0.0,
-                   reverse=True)
+        rooms.sort(
+            key=lambda room: room.created_at.timestamp() if room.created_at else 0.0, reverse=True
+        )
         if self._backend_closed:
             return
         self.diagnostics.server_ok()
         observed = next((room for room in rooms if room.name == self.state.room), None)
         if observed is not None:
-            self.diagnostics.set_room(observed.name, observed.created_at,
-                                      now=time.monotonic(), wall_now=datetime.now(UTC))
+            self.diagnostics.set_room(
+                observed.name, observed.created_at, now=time.monotonic(), wall_now=datetime.now(UTC)
+            )
             dispatches = await self.backend.control.list_dispatches(observed.name)
             self.diagnostics.set_dispatches(observed.name, dispatches, time.monotonic())
         self.rooms = rooms
@@ -271,8 +275,12 @@ class DispatchApp(App[None]):
     def on_domain_event_message(self, message: DomainEventMessage) -> None:
         event = message.event
         if isinstance(event, ObserverStatus) and event.room == self.state.room:
-            health = {"connected": "ok", "reconnected": "ok", "failed": "bad",
-                      "disconnected": "bad"}.get(event.state, "pending")
+            health = {
+                "connected": "ok",
+                "reconnected": "ok",
+                "failed": "bad",
+                "disconnected": "bad",
+            }.get(event.state, "pending")
             detail = f" ({event.detail})" if event.detail and health == "bad" else ""
             self.query_one(StatusBar).set_observer(f"{event.state} {event.room}{detail}", health)
         self.state.apply(event)
@@ -285,8 +293,9 @@ class DispatchApp(App[None]):
             "registered": f"registered {status.worker_id} as {status.agent_name!r}",
             "failed": f"failed: {status.detail}",
         }.get(status.state, status.state)
-        health = {"registered": "ok", "failed": "bad", "stopped": "bad"}.get(status.state,
-                                                                            "pending")
+        health = {"registered": "ok", "failed": "bad", "stopped": "bad"}.get(
+            status.state, "pending"
+        )
         self.query_one(StatusBar).set_worker(text, health)
         if status.state == "failed":
             self.notify(f"Agent worker failed: {status.detail}", severity="error", timeout=10)
@@ -306,20 +315,28 @@ class DispatchApp(App[None]):
 
     def on_session_event_message(self, message: SessionEventMessage) -> None:
         event: SessionEventData = message.event
-        self.diagnostics.session_event(event.room, event.role, event.kind, event.payload,
-                                       time.monotonic())
+        self.diagnostics.session_event(
+            event.room, event.role, event.kind, event.payload, time.monotonic()
+        )
         if event.kind == "turn":
             self.latency.record_turn(event.room, event.role, event.payload)
             self._rendered_version = -1
         elif event.kind == "session_failed":
-            self.notify(f"{event.role} session failed to start: {event.payload.get('error')}",
-                        severity="error", timeout=10)
+            self.notify(
+                f"{event.role} session failed to start: {event.payload.get('error')}",
+                severity="error",
+                timeout=10,
+            )
         elif event.kind == "error" and not event.payload.get("recoverable", True):
-            self.notify(f"{event.role} session error: {event.payload.get('error')}",
-                        severity="error", timeout=10)
+            self.notify(
+                f"{event.role} session error: {event.payload.get('error')}",
+                severity="error",
+                timeout=10,
+            )
         elif event.kind == "conversation_ended":
-            self.notify(f"Conversation in {event.room} ended: {event.payload.get('reason')}",
-                        timeout=5)
+            self.notify(
+                f"Conversation in {event.room} ended: {event.payload.get('reason')}", timeout=5
+            )
 
     @on(OptionList.OptionHighlighted, "#room-list")
     def _room_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -417,8 +434,9 @@ class DispatchApp(App[None]):
             if answer:
                 self._delete_room(room)
 
-        self.push_screen(ConfirmScreen(f"Delete room {room}? Its agents will be disconnected."),
-                         confirmed)
+        self.push_screen(
+            ConfirmScreen(f"Delete room {room}? Its agents will be disconnected."), confirmed
+        )
 
     def action_next_room(self) -> None:
         self.query_one(RoomList).action_cursor_down()

@@ -95,8 +95,9 @@ class Backend:
         """Start (or attach to) the server, then the control plane and the worker."""
         settings = self.settings
         if settings is None:
-            self._sinks.server_status(ServerStatus("starting", local=True,
-                                                   detail="starting local livekit-server"))
+            self._sinks.server_status(
+                ServerStatus("starting", local=True, detail="starting local livekit-server")
+            )
             self._local = LocalServer()
             try:
                 await self._local.astart()
@@ -112,8 +113,9 @@ class Backend:
         self._control = ControlPlane.from_settings(settings)
         await self._control.__aenter__()
         self._sinks.server_status(
-            ServerStatus("ready", settings.url, local=self._local is not None,
-                         detail=settings.source)
+            ServerStatus(
+                "ready", settings.url, local=self._local is not None, detail=settings.source
+            )
         )
         if not self.options.no_worker:
             await self._start_worker(settings)
@@ -136,8 +138,9 @@ class Backend:
             )
         except VoiceConfigError as exc:
             logger.error("agent worker not started: %s", exc)
-            self._sinks.worker_status(WorkerStatus("failed", detail=str(exc),
-                                                   agent_name=AGENT_NAME))
+            self._sinks.worker_status(
+                WorkerStatus("failed", detail=str(exc), agent_name=AGENT_NAME)
+            )
             return
         # A dashboard should say "failed" soon rather than retry for minutes.
         server.update_options(max_retry=3)

@@ -74,26 +74,40 @@ def build_parser() -> argparse.ArgumentParser:
     server = parser.add_argument_group("LiveKit server")
     server.add_argument("--url", help="server URL, e.g. wss://example.livekit.cloud")
     server.add_argument("--api-key", help="API key")
-    server.add_argument("--api-secret", help="API secret (prefer the environment: argv is "
-                        "visible to other local users)")
-    server.add_argument("--env-file", type=Path, help="read settings from this file "
-                        "instead of ./.env")
+    server.add_argument(
+        "--api-secret",
+        help="API secret (prefer the environment: argv is visible to other local users)",
+    )
+    server.add_argument(
+        "--env-file", type=Path, help="read settings from this file instead of ./.env"
+    )
     dashboard = parser.add_argument_group("dashboard (when no command is given)")
-    dashboard.add_argument("--no-worker", action="store_true",
-                           help="do not run the agent worker in-process")
-    dashboard.add_argument("--scenarios", action="append", type=Path, metavar="DIR",
-                           help=f"scenario folder (repeatable; default {DEFAULT_SCENARIO_DIR})")
-    dashboard.add_argument("--voice", choices=VOICE_CHOICES,
-                           help="agent voices (default: realtime if OPENAI_API_KEY is set)")
+    dashboard.add_argument(
+        "--no-worker", action="store_true", help="do not run the agent worker in-process"
+    )
+    dashboard.add_argument(
+        "--scenarios",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help=f"scenario folder (repeatable; default {DEFAULT_SCENARIO_DIR})",
+    )
+    dashboard.add_argument(
+        "--voice",
+        choices=VOICE_CHOICES,
+        help="agent voices (default: realtime if OPENAI_API_KEY is set)",
+    )
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     create = commands.add_parser(
-        "create-room", help="create a room for a scenario and dispatch the agents to it",
+        "create-room",
+        help="create a room for a scenario and dispatch the agents to it",
         description="Print the new room's name on stdout and the dispatch id on stderr.",
     )
     create.add_argument("scenario", type=Path, metavar="SCENARIO.json")
-    create.add_argument("--agent-name", default=AGENT_NAME,
-                        help=f"agent to dispatch (default {AGENT_NAME})")
+    create.add_argument(
+        "--agent-name", default=AGENT_NAME, help=f"agent to dispatch (default {AGENT_NAME})"
+    )
     commands.add_parser("rooms", help="list active rooms")
     api = commands.add_parser("api", help="serve the HTTP API (POST /api/v1/rooms/create)")
     api.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
@@ -102,10 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="run the dashboard's checks on a room and print them (exit 1 if any fails)"
     )
     doctor.add_argument("--room", help="room to check (default: the newest active room)")
-    doctor.add_argument("--timeout", type=_seconds, default=10.0, metavar="S",
-                        help="seconds to watch the room at most (default 10)")
-    doctor.add_argument("--agent-name", default=AGENT_NAME,
-                        help=f"agent name the worker serves (default {AGENT_NAME})")
+    doctor.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=10.0,
+        metavar="S",
+        help="seconds to watch the room at most (default 10)",
+    )
+    doctor.add_argument(
+        "--agent-name",
+        default=AGENT_NAME,
+        help=f"agent name the worker serves (default {AGENT_NAME})",
+    )
     return parser
 
 
@@ -144,9 +166,14 @@ def run_cli(
         if args.command == "doctor":
             from tui.doctor import run_doctor
 
-            return run_doctor(_require_server(settings, "doctor"), room=args.room,
-                              timeout_s=args.timeout, agent_name=args.agent_name,
-                              out=out, err=err)
+            return run_doctor(
+                _require_server(settings, "doctor"),
+                room=args.room,
+                timeout_s=args.timeout,
+                agent_name=args.agent_name,
+                out=out,
+                err=err,
+            )
         return _dashboard(args, settings)
     except _UsageError as exc:
         print(f"{PROG}: {exc}", file=err)
@@ -182,8 +209,7 @@ def _create_room(
 
     name, dispatch_id = asyncio.run(create())
     print(name, file=out)
-    print(f"dispatch {dispatch_id} for agent {args.agent_name} (load {scenario.load_id})",
-          file=err)
+    print(f"dispatch {dispatch_id} for agent {args.agent_name} (load {scenario.load_id})", file=err)
     return EXIT_OK
 
 
@@ -201,8 +227,10 @@ def format_rooms(rooms: Sequence[RoomSummary]) -> str:
             (_printable(room.name), room.load_id or "-", str(room.num_participants), created)
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-             .rstrip() for row in rows]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     return "\n".join(lines)
 
 

@@ -286,8 +286,9 @@ class Diagnostics:
         if key_present is not None:
             self._key_present = key_present
 
-    def session_event(self, room: str, role: str, kind: str, payload: dict[str, Any],
-                      at: float) -> None:
+    def session_event(
+        self, room: str, role: str, kind: str, payload: dict[str, Any], at: float
+    ) -> None:
         """One worker session event (see ``agents.multi_agent_worker.SessionEventSink``)."""
         sessions = self._sessions.get(room)
         if sessions is None:
@@ -437,22 +438,40 @@ class _Context:
         state, detail = self.e._server_state, self.e._server_detail
         reach_title, cred_title = "LiveKit server reachable", "LiveKit credentials accepted"
         if state == "unknown":
-            return [Check("server.reachable", reach_title, "pending", "not contacted yet"),
-                    Check("server.credentials", cred_title, "pending", "not contacted yet")]
+            return [
+                Check("server.reachable", reach_title, "pending", "not contacted yet"),
+                Check("server.credentials", cred_title, "pending", "not contacted yet"),
+            ]
         if state == "unreachable":
             return [
-                Check("server.reachable", reach_title, "fail", detail,
-                      "start livekit-server or fix LIVEKIT_URL"),
-                Check("server.credentials", cred_title, "pending",
-                      "unknown until the server answers"),
+                Check(
+                    "server.reachable",
+                    reach_title,
+                    "fail",
+                    detail,
+                    "start livekit-server or fix LIVEKIT_URL",
+                ),
+                Check(
+                    "server.credentials", cred_title, "pending", "unknown until the server answers"
+                ),
             ]
         reachable = Check("server.reachable", reach_title, "ok", "the server answers")
         if state == "credentials":
-            return [reachable, Check("server.credentials", cred_title, "fail", detail,
-                                     "fix LIVEKIT_API_KEY/LIVEKIT_API_SECRET (.env or flags)")]
+            return [
+                reachable,
+                Check(
+                    "server.credentials",
+                    cred_title,
+                    "fail",
+                    detail,
+                    "fix LIVEKIT_API_KEY/LIVEKIT_API_SECRET (.env or flags)",
+                ),
+            ]
         if state == "error":
-            return [reachable, Check("server.credentials", cred_title, "warn", detail,
-                                     "see the server log")]
+            return [
+                reachable,
+                Check("server.credentials", cred_title, "warn", detail, "see the server log"),
+            ]
         return [reachable, Check("server.credentials", cred_title, "ok", "API calls accepted")]
 
     def worker(self) -> list[Check]:
@@ -461,18 +480,25 @@ class _Context:
         if not self.e.in_process_worker:
             unanswered = self._job_unanswered_for()
             if self._agents_joined() or any(d.num_jobs for d in self._expected()):
-                check = Check("worker.registered", title, "ok",
-                              f"a worker for {name!r} took this room's job")
+                check = Check(
+                    "worker.registered", title, "ok", f"a worker for {name!r} took this room's job"
+                )
             elif unanswered is not None and unanswered > self.t.dispatch_job_s:
                 check = Check(
-                    "worker.registered", title, "fail",
+                    "worker.registered",
+                    title,
+                    "fail",
                     f"no worker for {name!r} answered the dispatch within {unanswered:.0f} s",
                     "start the worker (python agents/multi_agent_worker.py dev) before "
                     "creating rooms",
                 )
             else:
-                check = Check("worker.registered", title, "pending",
-                              "inferred from the room's dispatch; waiting")
+                check = Check(
+                    "worker.registered",
+                    title,
+                    "pending",
+                    "inferred from the room's dispatch; waiting",
+                )
             return [check]
         worker = self.e._worker
         started = self.e._worker_since
@@ -482,20 +508,31 @@ class _Context:
         elif worker.state == "starting":
             slow = since > self.t.worker_start_s
             registered = Check(
-                "worker.registered", title, "warn" if slow else "pending",
+                "worker.registered",
+                title,
+                "warn" if slow else "pending",
                 f"registering with the server for {since:.0f} s",
                 "check LIVEKIT_URL and the worker log" if slow else "",
             )
         elif worker.state == "registered":
-            registered = Check("worker.registered", title, "ok",
-                               f"registered as {worker.worker_id} for {worker.agent_name!r}")
+            registered = Check(
+                "worker.registered",
+                title,
+                "ok",
+                f"registered as {worker.worker_id} for {worker.agent_name!r}",
+            )
         elif worker.state == "failed":
-            registered = Check("worker.registered", title, "fail",
-                               f"worker failed: {_one_line(worker.detail)}",
-                               "fix the cause above and restart the dashboard")
+            registered = Check(
+                "worker.registered",
+                title,
+                "fail",
+                f"worker failed: {_one_line(worker.detail)}",
+                "fix the cause above and restart the dashboard",
+            )
         else:
-            registered = Check("worker.registered", title, "fail", "the worker stopped",
-                               "restart the dashboard")
+            registered = Check(
+                "worker.registered", title, "fail", "the worker stopped", "restart the dashboard"
+            )
         return [registered, self._registered_before_room()]
 
     def _registered_before_room(self) -> Check:
@@ -511,7 +548,9 @@ class _Context:
         if registered <= created:
             return Check("worker.before_room", title, "ok", "the worker was ready for the room")
         return Check(
-            "worker.before_room", title, "fail",
+            "worker.before_room",
+            title,
+            "fail",
             f"the worker registered {registered - created:.0f} s after room {self.room} was "
             "created, so its dispatch was never delivered",
             "press d to re-dispatch, or create a new room",
@@ -521,33 +560,51 @@ class _Context:
         name = self._serving_name()
         job_title, name_title = "Dispatch accepted", "Dispatch agent name"
         if not self.room:
-            return [Check("dispatch.job", job_title, "pending", "no room observed"),
-                    Check("dispatch.agent_name", name_title, "pending", "no room observed")]
+            return [
+                Check("dispatch.job", job_title, "pending", "no room observed"),
+                Check("dispatch.agent_name", name_title, "pending", "no room observed"),
+            ]
         if self.e._dispatch_room != self.room:
-            return [Check("dispatch.job", job_title, "pending", "dispatches not listed yet"),
-                    Check("dispatch.agent_name", name_title, "pending",
-                          "dispatches not listed yet")]
+            return [
+                Check("dispatch.job", job_title, "pending", "dispatches not listed yet"),
+                Check("dispatch.agent_name", name_title, "pending", "dispatches not listed yet"),
+            ]
         others = sorted({d.agent_name for d in self.dispatches if d.agent_name != name})
         if others:
             listed = ", ".join(repr(other) for other in others)
             name_check = Check(
-                "dispatch.agent_name", name_title, "fail",
+                "dispatch.agent_name",
+                name_title,
+                "fail",
                 f"room dispatches to {listed} but the worker serves {name!r}",
                 f"create the room with agent name {name!r} (or set the worker's AGENT_NAME)",
             )
         elif self.dispatches:
-            name_check = Check("dispatch.agent_name", name_title, "ok",
-                               f"dispatched to {name!r}, the worker's agent name")
+            name_check = Check(
+                "dispatch.agent_name",
+                name_title,
+                "ok",
+                f"dispatched to {name!r}, the worker's agent name",
+            )
         else:
             name_check = Check("dispatch.agent_name", name_title, "pending", "no dispatch yet")
         expected = self._expected()
         if not self.dispatches:
-            job = Check("dispatch.job", job_title, "warn", "the room has no agent dispatch",
-                        "press d to dispatch the agents")
+            job = Check(
+                "dispatch.job",
+                job_title,
+                "warn",
+                "the room has no agent dispatch",
+                "press d to dispatch the agents",
+            )
         elif not expected:
-            job = Check("dispatch.job", job_title, "fail",
-                        f"no dispatch for {name!r}: no worker will take this room",
-                        "press d to dispatch the right agent")
+            job = Check(
+                "dispatch.job",
+                job_title,
+                "fail",
+                f"no dispatch for {name!r}: no worker will take this room",
+                "press d to dispatch the right agent",
+            )
         elif self._agents_joined() or any(d.num_jobs for d in expected):
             jobs = sum(d.num_jobs for d in expected)
             how = f"{jobs} job(s) listed" if jobs else "agents joined"
@@ -556,14 +613,20 @@ class _Context:
             waited = self._job_unanswered_for() or 0.0
             if waited > self.t.dispatch_job_s:
                 job = Check(
-                    "dispatch.job", job_title, "fail",
+                    "dispatch.job",
+                    job_title,
+                    "fail",
                     f"dispatch to {name!r} created {waited:.0f} s ago but no job was accepted "
                     "(no agent joined)",
                     "start the worker and register it before creating the room, then press d",
                 )
             else:
-                job = Check("dispatch.job", job_title, "pending",
-                            f"waiting for a worker to accept ({waited:.1f} s)")
+                job = Check(
+                    "dispatch.job",
+                    job_title,
+                    "pending",
+                    f"waiting for a worker to accept ({waited:.1f} s)",
+                )
         return [job, name_check]
 
     # -- openai
@@ -572,33 +635,60 @@ class _Context:
         mode = self.e._voice_mode
         key_title, rt_title = "OpenAI API key", "Realtime connection"
         if mode is None:
-            return [Check("openai.key", key_title, "pending", "voice not known yet"),
-                    Check("openai.realtime", rt_title, "pending", "voice not known yet")]
+            return [
+                Check("openai.key", key_title, "pending", "voice not known yet"),
+                Check("openai.realtime", rt_title, "pending", "voice not known yet"),
+            ]
         if mode != "realtime":
-            return [Check("openai.key", key_title, "ok", f"{mode} voice: no OpenAI key needed"),
-                    Check("openai.realtime", rt_title, "ok", f"{mode} voice: not used")]
+            return [
+                Check("openai.key", key_title, "ok", f"{mode} voice: no OpenAI key needed"),
+                Check("openai.realtime", rt_title, "ok", f"{mode} voice: not used"),
+            ]
         rejected = self.e._key_rejected
         worked = self.e._realtime_worked_at
         if self.e._key_present is False:
-            key = Check("openai.key", key_title, "fail", "OPENAI_API_KEY is not set",
-                        "export OPENAI_API_KEY, or use --voice offline")
+            key = Check(
+                "openai.key",
+                key_title,
+                "fail",
+                "OPENAI_API_KEY is not set",
+                "export OPENAI_API_KEY, or use --voice offline",
+            )
         elif rejected and (worked is None or worked < (self.e._key_rejected_at or 0.0)):
-            key = Check("openai.key", key_title, "fail", f"OpenAI rejected the key: {rejected}",
-                        "set a valid OPENAI_API_KEY and restart the worker")
+            key = Check(
+                "openai.key",
+                key_title,
+                "fail",
+                f"OpenAI rejected the key: {rejected}",
+                "set a valid OPENAI_API_KEY and restart the worker",
+            )
         else:
             how = "used by a realtime session" if worked is not None else "set"
             key = Check("openai.key", key_title, "ok", how)
         sessions = self.sessions
         if sessions is None or not sessions.realtime_error:
-            realtime = Check("openai.realtime", rt_title, "ok",
-                             "no realtime errors" if sessions else "no session in this room yet")
+            realtime = Check(
+                "openai.realtime",
+                rt_title,
+                "ok",
+                "no realtime errors" if sessions else "no session in this room yet",
+            )
         elif not sessions.realtime_recoverable:
-            realtime = Check("openai.realtime", rt_title, "fail",
-                             f"realtime connection failed: {sessions.realtime_error}",
-                             "check the key, OPENAI_BASE_URL and network access to OpenAI")
+            realtime = Check(
+                "openai.realtime",
+                rt_title,
+                "fail",
+                f"realtime connection failed: {sessions.realtime_error}",
+                "check the key, OPENAI_BASE_URL and network access to OpenAI",
+            )
         else:
-            realtime = Check("openai.realtime", rt_title, "warn",
-                             f"retrying: {sessions.realtime_error}", "watch the worker log")
+            realtime = Check(
+                "openai.realtime",
+                rt_title,
+                "warn",
+                f"retrying: {sessions.realtime_error}",
+                "watch the worker log",
+            )
         return [key, realtime]
 
     # -- sessions and presence
@@ -609,14 +699,25 @@ class _Context:
         info = self.sessions.roles.get(role) if self.sessions is not None else None
         if info is not None:
             if info.failed:
-                return Check(check_id, title, "fail", f"did not start: {info.failed}",
-                             "fix the error above (worker log has details), then press d")
+                return Check(
+                    check_id,
+                    title,
+                    "fail",
+                    f"did not start: {info.failed}",
+                    "fix the error above (worker log has details), then press d",
+                )
             if info.closed:
-                return Check(check_id, title, "fail", f"closed with an error: {info.closed}",
-                             "see the worker log; press d to dispatch again")
+                return Check(
+                    check_id,
+                    title,
+                    "fail",
+                    f"closed with an error: {info.closed}",
+                    "see the worker log; press d to dispatch again",
+                )
             if info.error and not info.error_recoverable:
-                return Check(check_id, title, "fail", f"session error: {info.error}",
-                             "see the worker log")
+                return Check(
+                    check_id, title, "fail", f"session error: {info.error}", "see the worker log"
+                )
             if info.started_at is not None:
                 return Check(check_id, title, "ok", f"started as {info.identity!r}")
         view = self.state.for_role(role)
@@ -626,9 +727,14 @@ class _Context:
                 return Check(check_id, title, "ok", f"running (agent state {state})")
             waited = self.now - view.joined_at
             if waited > self.t.agent_join_s:
-                return Check(check_id, title, "warn",
-                             f"{view.identity} joined {waited:.0f} s ago but its agent state is "
-                             f"{state or 'not set'}", "check that AgentSession.start() completed")
+                return Check(
+                    check_id,
+                    title,
+                    "warn",
+                    f"{view.identity} joined {waited:.0f} s ago but its agent state is "
+                    f"{state or 'not set'}",
+                    "check that AgentSession.start() completed",
+                )
         return Check(check_id, title, "pending", "no session reported yet")
 
     def observer(self) -> Check:
@@ -642,8 +748,13 @@ class _Context:
         if state == "reconnecting":
             return Check("observer", title, "warn", "reconnecting to the server")
         if state in ("failed", "disconnected"):
-            return Check("observer", title, "fail", detail or f"observer {state}",
-                         "check the server; select the room again")
+            return Check(
+                "observer",
+                title,
+                "fail",
+                detail or f"observer {state}",
+                "check the server; select the room again",
+            )
         return Check("observer", title, "pending", "joining")
 
     def presence(self, role: AgentRole) -> Check:
@@ -657,15 +768,25 @@ class _Context:
         unmatched = [v.identity for v in self.state.unmatched() if v.connected]
         hint = f"; agents matching no role: {', '.join(unmatched)}" if unmatched else ""
         if view is not None:
-            return Check(check_id, title, "fail",
-                         f"{view.identity} {view.presence(self.now)}"
-                         + (f" ({view.leave_reason})" if view.leave_reason else "") + hint,
-                         "see the worker log; press d to dispatch again")
+            return Check(
+                check_id,
+                title,
+                "fail",
+                f"{view.identity} {view.presence(self.now)}"
+                + (f" ({view.leave_reason})" if view.leave_reason else "")
+                + hint,
+                "see the worker log; press d to dispatch again",
+            )
         missing = self.state.missing_for(role, self.now) or 0.0
         if missing <= self.t.agent_join_s and self._job_unanswered_for() is None:
             return Check(check_id, title, "pending", f"waiting for {label} ({missing:.0f} s)")
-        return Check(check_id, title, "fail", f"no {role} agent in the room for {missing:.0f} s"
-                     + hint, "check the dispatch and the worker (see the checks above)")
+        return Check(
+            check_id,
+            title,
+            "fail",
+            f"no {role} agent in the room for {missing:.0f} s" + hint,
+            "check the dispatch and the worker (see the checks above)",
+        )
 
     def unmatched(self) -> Check:
         title = "Agents match a role"
@@ -675,7 +796,10 @@ class _Context:
         first = views[0]
         more = f" (+{len(views) - 1} more)" if len(views) > 1 else ""
         return Check(
-            "room.unmatched", title, "fail", f"{first.identity}: {first.match_reason}{more}",
+            "room.unmatched",
+            title,
+            "fail",
+            f"{first.identity}: {first.match_reason}{more}",
             "accept the job with an identity containing tim/chris or set dispatch.role",
         )
 
@@ -691,32 +815,53 @@ class _Context:
         here = self.now - view.joined_at
         if track is None:
             if here > self.t.track_grace_s:
-                return Check(check_id, title, "fail",
-                             f"{view.identity} has published no audio track for {here:.0f} s",
-                             "check that both AgentSession.start() calls completed")
+                return Check(
+                    check_id,
+                    title,
+                    "fail",
+                    f"{view.identity} has published no audio track for {here:.0f} s",
+                    "check that both AgentSession.start() calls completed",
+                )
             return Check(check_id, title, "pending", "waiting for an audio track")
         if track.subscription_error:
-            return Check(check_id, title, "fail",
-                         f"could not subscribe to {track.sid}: "
-                         f"{_one_line(track.subscription_error)}",
-                         "check the server's rtc ports and the observer's network")
+            return Check(
+                check_id,
+                title,
+                "fail",
+                f"could not subscribe to {track.sid}: {_one_line(track.subscription_error)}",
+                "check the server's rtc ports and the observer's network",
+            )
         if track.muted:
-            return Check(check_id, title, "fail", f"audio track {track.sid} is muted",
-                         "unmute the agent's track (a muted publication sends nothing)")
+            return Check(
+                check_id,
+                title,
+                "fail",
+                f"audio track {track.sid} is muted",
+                "unmute the agent's track (a muted publication sends nothing)",
+            )
         if not track.subscribed:
             late = self.now - track.updated_at > self.t.track_grace_s
-            return Check(check_id, title, "warn" if late else "pending",
-                         f"track {track.sid} not subscribed yet")
+            return Check(
+                check_id,
+                title,
+                "warn" if late else "pending",
+                f"track {track.sid} not subscribed yet",
+            )
         return self._loudness(view, check_id, title)
 
     def _loudness(self, view: AgentView, check_id: str, title: str) -> Check:
         heard = self.heard.get(view.identity, _Heard())
         claim = heard.claims_speaking_since
         last_sound = view.last_sound_at
-        if (claim is not None and (last_sound is None or last_sound < claim)
-                and self.now - claim > self.t.silent_speaking_s):
+        if (
+            claim is not None
+            and (last_sound is None or last_sound < claim)
+            and self.now - claim > self.t.silent_speaking_s
+        ):
             return Check(
-                check_id, title, "fail",
+                check_id,
+                title,
+                "fail",
                 f"track {_sid(view)} is published but silent while {view.identity} is speaking "
                 f"({self.now - claim:.1f} s, level {_level(view)})",
                 "the agent's TTS/realtime audio produces silence: check the voice back-end",
@@ -724,19 +869,28 @@ class _Context:
         if heard.first_level_at is None:
             return Check(check_id, title, "pending", "waiting for the first level")
         if last_sound is None and self.now - heard.first_level_at > self.t.silent_track_s:
-            return Check(check_id, title, "warn",
-                         f"track {_sid(view)} has been silent for "
-                         f"{self.now - heard.first_level_at:.0f} s",
-                         "check that the agent speaks (session, relay and worker log)")
+            return Check(
+                check_id,
+                title,
+                "warn",
+                f"track {_sid(view)} has been silent for {self.now - heard.first_level_at:.0f} s",
+                "check that the agent speaks (session, relay and worker log)",
+            )
         return Check(check_id, title, "ok", f"track {_sid(view)} subscribed, level {_level(view)}")
 
     # -- speaking
 
     def _spoke_at(self, view: AgentView) -> float | None:
         heard = self.heard.get(view.identity, _Heard())
-        times = [t for t in (heard.first_sound_at,
-                             view.speaking_intervals[0][0] if view.speaking_intervals else None,
-                             view.speaking_since) if t is not None]
+        times = [
+            t
+            for t in (
+                heard.first_sound_at,
+                view.speaking_intervals[0][0] if view.speaking_intervals else None,
+                view.speaking_since,
+            )
+            if t is not None
+        ]
         return min(times) if times else None
 
     def one_sided(self) -> Check:
@@ -744,17 +898,22 @@ class _Context:
         tim, chris = self.state.dispatcher(), self.state.driver()
         if tim is None or chris is None or not (tim.connected and chris.connected):
             return Check("speaking.one_sided", title, "pending", "needs both agents in the room")
-        spoke = {role: self._spoke_at(view) for role, view in (("dispatcher", tim),
-                                                               ("driver", chris))}
+        spoke = {
+            role: self._spoke_at(view) for role, view in (("dispatcher", tim), ("driver", chris))
+        }
         if all(at is not None for at in spoke.values()):
             return Check("speaking.one_sided", title, "ok", "both agents have spoken")
         together_since = max(tim.joined_at, chris.joined_at)
         if all(at is None for at in spoke.values()):
             waited = self.now - together_since
             if waited > self.t.one_sided_s:
-                return Check("speaking.one_sided", title, "warn",
-                             f"neither agent has spoken in {waited:.0f} s",
-                             "check the sessions, the relay and the worker log")
+                return Check(
+                    "speaking.one_sided",
+                    title,
+                    "warn",
+                    f"neither agent has spoken in {waited:.0f} s",
+                    "check the sessions, the relay and the worker log",
+                )
             return Check("speaking.one_sided", title, "pending", "nobody has spoken yet")
         speaker: AgentRole = "dispatcher" if spoke["dispatcher"] is not None else "driver"
         silent: AgentRole = "driver" if speaker == "dispatcher" else "dispatcher"
@@ -762,13 +921,19 @@ class _Context:
         waited = self.now - first
         if waited > self.t.one_sided_s:
             return Check(
-                "speaking.one_sided", title, "fail",
+                "speaking.one_sided",
+                title,
+                "fail",
                 f"only {ROLE_LABELS[speaker]} is speaking: {ROLE_LABELS[silent]} has said "
                 f"nothing for {waited:.0f} s",
                 f"check {ROLE_LABELS[silent]}'s session start, audio track and the worker log",
             )
-        return Check("speaking.one_sided", title, "pending",
-                     f"waiting for {ROLE_LABELS[silent]} to answer ({waited:.0f} s)")
+        return Check(
+            "speaking.one_sided",
+            title,
+            "pending",
+            f"waiting for {ROLE_LABELS[silent]} to answer ({waited:.0f} s)",
+        )
 
     def overlap(self) -> Check:
         title = "One speaker at a time"
@@ -783,11 +948,19 @@ class _Context:
             now_both = self.now - max(tim.speaking_since, chris.speaking_since)
         overlap = max(sound, self.state.speaking_overlap_s() + now_both)
         if overlap >= self.t.overlap_s:
-            return Check("speaking.overlap", title, "fail",
-                         f"Tim and Chris spoke at the same time for {overlap:.1f} s",
-                         "one session is not waiting for the other: check the turn relay")
-        return Check("speaking.overlap", title, "ok",
-                     f"no overlap ({overlap:.1f} s)" if overlap else "no overlap")
+            return Check(
+                "speaking.overlap",
+                title,
+                "fail",
+                f"Tim and Chris spoke at the same time for {overlap:.1f} s",
+                "one session is not waiting for the other: check the turn relay",
+            )
+        return Check(
+            "speaking.overlap",
+            title,
+            "ok",
+            f"no overlap ({overlap:.1f} s)" if overlap else "no overlap",
+        )
 
     # -- log
 
@@ -798,9 +971,13 @@ class _Context:
             return Check("worker.log", title, "ok", "no errors logged")
         age = self.now - at
         status: Status = "fail" if age <= self.t.log_recent_s else "warn"
-        return Check("worker.log", title, status,
-                     f"{count} error(s); last {age:.0f} s ago: {last}",
-                     "read the log pane (press l for the level, / to search)")
+        return Check(
+            "worker.log",
+            title,
+            status,
+            f"{count} error(s); last {age:.0f} s ago: {last}",
+            "read the log pane (press l for the level, / to search)",
+        )
 
 
 def _sid(view: AgentView) -> str:

@@ -96,8 +96,9 @@ async def diagnose(
     ControlPlaneError (it becomes a failed check)."""
     started = clock()
     deadline = started + timeout_s
-    engine = Diagnostics(expected_agent_name=agent_name, in_process_worker=False,
-                         thresholds=thresholds)
+    engine = Diagnostics(
+        expected_agent_name=agent_name, in_process_worker=False, thresholds=thresholds
+    )
     _voice_from_env(engine)
     async with ControlPlane.from_settings(settings, timeout_s=min(timeout_s, 10.0)) as control:
         try:
@@ -110,8 +111,15 @@ async def diagnose(
         if chosen is None:
             checks = _server_only(engine.evaluate(clock()))
             missing = f"no active room named {room}" if room else "no active room to observe"
-            checks.append(Check("room", "Room to observe", "fail" if room else "ok", missing,
-                                "create one (dispatch-tui create-room)" if room else ""))
+            checks.append(
+                Check(
+                    "room",
+                    "Room to observe",
+                    "fail" if room else "ok",
+                    missing,
+                    "create one (dispatch-tui create-room)" if room else "",
+                )
+            )
             return DoctorResult(room, checks, clock() - started)
         engine.state.reset(chosen.name, now=clock())
         engine.set_room(chosen.name, chosen.created_at, now=clock(), wall_now=datetime.now(UTC))
@@ -168,9 +176,7 @@ def run_doctor(
     err: TextIO,
 ) -> int:
     """The ``doctor`` command: print the table on ``out``, a one-line verdict on ``err``."""
-    result = asyncio.run(
-        diagnose(settings, room=room, timeout_s=timeout_s, agent_name=agent_name)
-    )
+    result = asyncio.run(diagnose(settings, room=room, timeout_s=timeout_s, agent_name=agent_name))
     if result.room:
         print(f"room {_printable(result.room)}", file=out)
     print(format_checks(result.checks), file=out)

@@ -85,8 +85,6 @@ _EVENTS: Final[tuple[str, ...]] = (
 )
 
 
-
-
 class ObserverError(RuntimeError):
     """The observer could not join its room (the detail is safe to show: no token in it)."""
 

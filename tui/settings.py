@@ -78,8 +78,9 @@ def _read_env_file(env_file: Path | None) -> tuple[dict[str, str], str]:
     try:
         raw = dotenv_values(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"env file {path} cannot be read ({exc.__class__.__name__}): "
-                            "save it as UTF-8 text") from None
+        raise SettingsError(
+            f"env file {path} cannot be read ({exc.__class__.__name__}): save it as UTF-8 text"
+        ) from None
     values = {k: v for k, v in raw.items() if v is not None}
     return values, str(path)
 
@@ -131,8 +132,9 @@ def resolve_settings(
     if url_value is None:
         return None
     _validate_url(url_value, url_origin)
-    missing = [var for var, value in ((KEY_VAR, key_value), (SECRET_VAR, secret_value))
-               if value is None]
+    missing = [
+        var for var, value in ((KEY_VAR, key_value), (SECRET_VAR, secret_value)) if value is None
+    ]
     if missing:
         names = " and ".join(missing)
         raise SettingsError(
