@@ -26,7 +26,7 @@ lint: install
 	$(VENV)/bin/ruff format --check tui agents tests bench
 	$(VENV)/bin/mypy
 
-bench: install server ## Benchmarks on a local livekit-server: table on stdout, bench/results.json
+bench: install server redis ## Benchmarks on a local livekit-server: table on stdout, bench/results.json
 	$(PY) -m bench
 
 install: $(VENV)/.installed

@@ -13,7 +13,10 @@ TRANSCRIPTION_TOPIC = "lk.transcription"
 
 WORKER_PID_ATTRIBUTE = "dispatch.worker.pid"
 WORKER_HOST_ATTRIBUTE = "dispatch.worker.host"
-"""Attributes of Tim's participant naming the worker process that runs the call."""
+WORKER_ID_ATTRIBUTE = "dispatch.worker.id"
+"""Attributes of Tim's participant naming the worker process that runs the call: its pid, its
+host, and the id the server gave the worker at registration (``AW_…``, the ``worker_id`` of
+the job in ``ListDispatch``), which ties the server's job list to a process."""
 
 DEV_WORKER_CAPACITY = 20
 """Calls an in-process (development) worker accepts at once."""

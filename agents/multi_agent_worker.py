@@ -28,6 +28,7 @@ import logging
 import math
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,12 +44,14 @@ from livekit.agents import (
     room_io,
     tts,
 )
+from livekit.agents.utils import http_context
 
 from agents.constants import (
     AGENT_NAME,
     DEV_WORKER_CAPACITY,
     ROLE_ATTRIBUTE,
     WORKER_HOST_ATTRIBUTE,
+    WORKER_ID_ATTRIBUTE,
     WORKER_PID_ATTRIBUTE,
 )
 from agents.dispatcher_agent import DispatcherAgent
@@ -77,6 +80,10 @@ logger = logging.getLogger("multi_agent_worker")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIO_FILE = PROJECT_ROOT / "scenarios" / "hdx-2478.json"
 CHRIS_TOKEN_TTL_S = 6 * 3600
+SERVER_ROOM_UPDATE_INTERVAL_S = 5.0
+"""livekit-server 1.13.5 stores a changed room on a 5 s tick (``roomUpdateInterval``)."""
+ROOM_CHECK_TIMEOUT_S = 10.0
+"""Bound on each server call checking the job's room (livekit-api sets none)."""
 DRAIN_TIMEOUT_ENV = "DISPATCH_DRAIN_TIMEOUT"
 DEFAULT_DRAIN_TIMEOUT_S = 2
 """How long the headless worker lets running calls go on after SIGTERM (see ``main``)."""
@@ -287,6 +294,7 @@ class _CallJob:
         self.sessions: dict[Role, AgentSession[None]] = {}
         self.relay_task: asyncio.Task[RelayResult | None] | None = None
         self._cleaned = False
+        self._connect_started: dict[rtc.Room, float] = {}
 
     async def run(self) -> None:
         logger.info("=== MULTI-AGENT WORKER STARTING ===")
@@ -313,13 +321,30 @@ class _CallJob:
             self.ctx.shutdown(reason=f"voice unavailable: {exc}")
             return
 
-        # with participant_identity set, RoomIO needs a connected room before start()
-        await self._connect(self.ctx.room, self.ctx.connect())
-        if await self._joined_a_recreated_room(self.ctx.room):
+        # A job can start after its room was deleted, or be dispatched by a deleted room's
+        # resurrected copy (see _joined_a_recreated_room): joining would re-create the room.
+        if not await self._room_is_live():
+            self.ctx.shutdown(reason="room deleted before the agents joined")
+            return
+        # with participant_identity set, RoomIO needs a connected room before start(). The two
+        # joins overlap: Tim's session publishes its track only once Chris is in the room, so
+        # Chris joining after Tim put a whole join on the way to the first words.
+        chris_joined = asyncio.ensure_future(self._join_chris())
+        try:
+            await self._connect(self.ctx.room, self.ctx.connect())
+            recreated = await self._joined_a_recreated_room(self.ctx.room)
+        except BaseException:
+            # cancelled (the room was deleted) or failed: Chris's join must finish and leave too
+            chris_joined.cancel()
+            await asyncio.gather(chris_joined, return_exceptions=True)
+            raise
+        if recreated:
+            # Chris's join sees the same deletion and leaves (or cleanup disconnects him)
+            await asyncio.gather(chris_joined, return_exceptions=True)
             self.ctx.shutdown(reason="room deleted before the agents joined")
             return
         results = await asyncio.gather(
-            self._start_tim(), self._start_chris(), return_exceptions=True
+            self._start_tim(), self._start_chris(chris_joined), return_exceptions=True
         )
         started: dict[Role, bool] = {}
         for role, result in zip(ROLES, results, strict=True):
@@ -339,6 +364,7 @@ class _CallJob:
         SIGTERM to the whole process, which is the dashboard with the in-process worker. A room
         deleted right after its creation cancels the job exactly there (tests/test_leaks.py).
         """
+        self._connect_started[room] = time.monotonic()
         task = asyncio.ensure_future(connect)
         try:
             await asyncio.shield(task)
@@ -352,19 +378,98 @@ class _CallJob:
             raise
 
     async def _joined_a_recreated_room(self, room: rtc.Room) -> bool:
-        """True (and the room deleted again) if ``room`` is not the room dispatched to us.
+        """True, after leaving ``room`` and deleting what is left of it, if the room the job
+        was dispatched to was deleted while ``room`` joined it.
 
-        A room deleted while the job was joining it is re-created by the join (servers create
-        rooms on join), with a new sid and nobody to close it: an agent-only room stays until
-        its empty timeout, minutes after the user deleted it (tests/test_leaks.py).
+        Servers create rooms on join, so a join that comes after the deletion re-creates the
+        room with a new sid. One that lands while livekit-server 1.13.5 is still deleting it
+        does worse (livekit/livekit#4726): the join reloads the stored room, so the copy has
+        the old sid, metadata and dispatches (the agents are dispatched to it again), and the
+        finishing deletion then drops it from the server's room map, so nothing ever closes it
+        (not DeleteRoom, not its empty timeout) and it stores itself in the room list again
+        whenever its participants change. Only ``_room_is_live`` tells it apart.
+
+        Finishes even if the job is cancelled meanwhile (the framework cancels an entrypoint
+        15 s into a shutdown, and a retried join can take that long), then re-raises.
         """
-        dispatched_sid = self.ctx.job.room.sid
-        if not dispatched_sid or not room.isconnected() or await room.sid == dispatched_sid:
+        if not room.isconnected():
+            return False
+        check = asyncio.ensure_future(self._leave_if_deleted(room))
+        try:
+            return await asyncio.shield(check)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await check
+            raise
+
+    async def _leave_if_deleted(self, room: rtc.Room) -> bool:
+        if await self._room_is_live():
             return False
         logger.warning("Room %s was deleted while the agents joined; leaving", self.room_name)
         with contextlib.suppress(Exception):
-            await self.ctx.delete_room(self.room_name)
-        return True
+            await room.disconnect()
+        # A copy resurrected by our join stores itself on 5 s ticks from its creation (during
+        # the join) when it differs from what it last stored: left before its first tick, it is
+        # back as created and never stores itself. Otherwise it stores itself again up to two
+        # ticks after we left, and that entry must go too.
+        stayed_s = time.monotonic() - self._connect_started.get(room, 0.0)
+        if stayed_s >= SERVER_ROOM_UPDATE_INTERVAL_S - 1:
+            watch_s = 2 * SERVER_ROOM_UPDATE_INTERVAL_S + 1
+        else:
+            watch_s = 0.0
+        deadline = time.monotonic() + watch_s
+        while True:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(ROOM_CHECK_TIMEOUT_S):
+                    lkapi = self._server_api()
+                    listed = await lkapi.room.list_rooms(
+                        api.ListRoomsRequest(names=[self.room_name])
+                    )
+                    if listed.rooms:
+                        await lkapi.room.delete_room(api.DeleteRoomRequest(room=self.room_name))
+            if time.monotonic() >= deadline:
+                return True
+            await asyncio.sleep(0.5)
+
+    def _server_api(self) -> api.LiveKitAPI:
+        """The server API with this worker's own URL and credentials, on the job's session.
+
+        Not ``ctx.api``: it reads the process environment, which another in-process worker
+        (tests run several) may have pointed at another server.
+        """
+        return api.LiveKitAPI(
+            self.ctx._info.url or self.config.ws_url or None,
+            self.config.api_key or None,
+            self.config.api_secret or None,
+            session=http_context.http_session(),
+        )
+
+    async def _room_is_live(self) -> bool:
+        """Whether the server still serves the room this job was dispatched to.
+
+        The room must be listed with the dispatched sid and still hold this job's dispatch:
+        a copy resurrected by a join (see ``_joined_a_recreated_room``) keeps the sid but is
+        not in the server's room map, and its dispatches have new ids.
+        """
+        job = self.ctx.job
+        try:
+            async with asyncio.timeout(ROOM_CHECK_TIMEOUT_S):
+                lkapi = self._server_api()
+                listed = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[self.room_name]))
+                if not any(r.sid == job.room.sid or not job.room.sid for r in listed.rooms):
+                    return False
+                if not job.dispatch_id:
+                    return True
+                dispatches = await lkapi.agent_dispatch.list_dispatch(self.room_name)
+        except api.ServerError as exc:
+            # the server answered that it cannot serve the room (not found, or nobody to ask)
+            logger.info("Room %s is gone: %s", self.room_name, _one_line(exc.message or exc))
+            return False
+        except Exception as exc:
+            # the server could not be asked: do not abandon a call that may be fine
+            logger.warning("Could not check room %s: %s", self.room_name, _one_line(exc))
+            return True
+        return any(d.id == job.dispatch_id for d in dispatches)
 
     async def _start_tim(self) -> rtc.Room:
         tim = self.sessions["dispatcher"]
@@ -376,13 +481,17 @@ class _CallJob:
         )
         return self.ctx.room
 
-    async def _start_chris(self) -> rtc.Room:
-        chris = self.sessions["driver"]
+    async def _join_chris(self) -> None:
+        """Connect Chris's own room (alongside Tim's join; see ``run``)."""
         url = self.ctx._info.url or self.config.ws_url or os.environ.get("LIVEKIT_URL", "")
         token = _driver_token(self.config, self.scenario, self.room_name)
         await self._connect(self.chris_room, self.chris_room.connect(url, token))
         if await self._joined_a_recreated_room(self.chris_room):
             raise RuntimeError("the room was deleted before the driver joined")
+
+    async def _start_chris(self, joined: Awaitable[None]) -> rtc.Room:
+        chris = self.sessions["driver"]
+        await joined
         await chris.start(
             DriverAgent(self.scenario),
             room=self.chris_room,
@@ -493,20 +602,24 @@ async def entrypoint(ctx: JobContext, *, config: WorkerConfig) -> None:
     await _CallJob(ctx, config).run()
 
 
-async def handle_request(req: JobRequest) -> None:
-    """Accept every dispatch as Tim, with the identity and name from the scenario if given."""
+async def handle_request(req: JobRequest, *, worker_id: Callable[[], str] | None = None) -> None:
+    """Accept every dispatch as Tim, with the identity and name from the scenario if given.
+
+    ``worker_id()`` is the id the server gave this worker when it registered: the same value
+    the job's ``JobContext.worker_id`` will carry, read here so that Tim joins with it.
+    """
     scenario = scenario_for_job(req.job.metadata, req.room.metadata)
     tim = scenario.dispatcher
-    await req.accept(
-        identity=tim.identity,
-        name=tim.name,
-        # The worker's process and host, so a dashboard can say which worker runs the call.
-        attributes={
-            ROLE_ATTRIBUTE: "dispatcher",
-            WORKER_PID_ATTRIBUTE: str(os.getpid()),
-            WORKER_HOST_ATTRIBUTE: socket.gethostname(),
-        },
-    )
+    # The worker's process, host and server-side id, so a dashboard can say which worker runs
+    # the call and tie the server's job list (worker ids only) to a process.
+    attributes = {
+        ROLE_ATTRIBUTE: "dispatcher",
+        WORKER_PID_ATTRIBUTE: str(os.getpid()),
+        WORKER_HOST_ATTRIBUTE: socket.gethostname(),
+    }
+    if worker_id is not None:
+        attributes[WORKER_ID_ATTRIBUTE] = worker_id()
+    await req.accept(identity=tim.identity, name=tim.name, attributes=attributes)
 
 
 def job_count_load(capacity: int) -> Callable[[AgentServer], float]:
@@ -594,7 +707,7 @@ def build_server(
     server.rtc_session(
         functools.partial(entrypoint, config=config),
         agent_name=AGENT_NAME,
-        on_request=handle_request,
+        on_request=functools.partial(handle_request, worker_id=lambda: server.id),
     )
     return server
 

@@ -1,13 +1,16 @@
 """``python -m bench``: run the benchmarks of issue 6 and write ``bench/results.json``.
 
-Stages (all on one loopback livekit-server started here, offline voice):
+Stages 1-3 run on one loopback livekit-server started here, stage 4 on a local cluster of its
+own; all with the offline voice:
 
 1. time to both agents, multi-agent worker vs two single-agent workers (``time_to_agents``);
 2. one worker hosting 1, 5 and 10 calls at once (``concurrency``);
-3. the dashboard under a log flood, and its CPU while observing a call (``dashboard_load``).
+3. the dashboard under a log flood, and its CPU while observing a call (``dashboard_load``);
+4. 20 calls at once on two nodes and two headless workers (``cluster_bench``; needs
+   ``redis-server``, see ``make redis``).
 
-``--quick`` runs fewer rooms, one concurrency level, a shorter flood and only the dashboard's
-own call (about 75 s). The table goes to
+``--quick`` runs fewer rooms, one concurrency level, a shorter flood, only the dashboard's
+own call and 6 cluster rooms (about two minutes). The table goes to
 stdout; worker and server logs stay in a temporary folder whose path is printed.
 """
 
@@ -23,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import concurrency, dashboard_load, time_to_agents
+from bench import cluster_bench, concurrency, dashboard_load, time_to_agents
 from bench.common import (
     PROJECT_ROOT,
     Check,
@@ -36,9 +39,10 @@ from bench.common import (
     verdict,
 )
 from bench.workers import SingleAgentWorkers, WorkerHost, make_log_dir
+from tui.cluster import ClusterError
 from tui.local_server import LocalServer
 
-STAGES = ("time", "concurrency", "dashboard")
+STAGES = ("time", "concurrency", "dashboard", "cluster")
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "results.json"
 QUICK_OUT = PROJECT_ROOT / "bench" / "results-quick.json"
 
@@ -61,6 +65,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--flood-seconds", type=float, default=None, help="flood duration (5; quick: 2)"
     )
     parser.add_argument(
+        "--cluster-rooms",
+        type=int,
+        default=None,
+        help="concurrent rooms in stage 4, on two nodes and two workers (20; quick: 6)",
+    )
+    parser.add_argument(
         "--only", default=",".join(STAGES), help=f"stages to run, from {','.join(STAGES)}"
     )
     parser.add_argument(
@@ -75,6 +85,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     levels = args.levels or ("3" if args.quick else "1,5,10")
     args.levels = tuple(int(level) for level in levels.split(","))
     args.flood_seconds = args.flood_seconds or (2.0 if args.quick else 5.0)
+    args.cluster_rooms = args.cluster_rooms or (6 if args.quick else 20)
     args.only = tuple(stage.strip() for stage in args.only.split(",") if stage.strip())
     unknown = set(args.only) - set(STAGES)
     if unknown:
@@ -128,6 +139,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "levels": list(args.levels),
             "flood_rate": args.flood_rate,
             "flood_seconds": args.flood_seconds,
+            "cluster_rooms": args.cluster_rooms,
             "stages": list(args.only),
         },
         "log_dir": str(log_dir),
@@ -190,6 +202,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
         if "dashboard" in args.only:
             _end_stage(results, server, "dashboard", t)
+        if "cluster" in args.only:
+            # a cluster of its own (Redis, two nodes, two workers): the server above idles
+            t = _stage(results, "cluster")
+            try:
+                results["cluster"] = await cluster_bench.run_cluster_bench(
+                    args.cluster_rooms, progress=progress
+                )
+            except ClusterError as exc:
+                progress(f"  cluster stage skipped: {exc}")
+                results["cluster"] = {"error": str(exc)}
+            results["durations_s"]["cluster"] = time.monotonic() - t
     finally:
         await server.astop()
         logging.getLogger().removeHandler(handler)
@@ -207,6 +230,8 @@ def collect_checks(results: dict[str, Any]) -> list[Check]:
     if "concurrency" in results:
         found += concurrency.checks(results["concurrency"])
     found += dashboard_load.checks(results.get("dashboard_flood"), results.get("dashboard_observe"))
+    if "cluster" in results and "error" not in results["cluster"]:
+        found += cluster_bench.checks(results["cluster"])
     return found
 
 
@@ -299,6 +324,9 @@ def render(results: dict[str, Any]) -> str:
                 ],
             )
         )
+    concurrent = _concurrent_table(results)
+    if concurrent:
+        parts.append(concurrent)
     if "dashboard_flood" in results:
         flood = results["dashboard_flood"]
         rows = [
@@ -332,6 +360,46 @@ def render(results: dict[str, Any]) -> str:
         )
     )
     return "\n\n".join(parts)
+
+
+def _concurrent_table(results: dict[str, Any]) -> str:
+    """Concurrent calls: one worker on one server (stage 2) beside the cluster (stage 4)."""
+    rows = [
+        [
+            "one server, one worker",
+            str(level["rooms"]),
+            f"{level['completed']}/{level['rooms']}",
+            _ms(level["both_subscribed_s"], "p50"),
+            _ms(level["both_subscribed_s"], "p95"),
+            "-",
+        ]
+        for level in results.get("concurrency", {}).get("levels", [])
+    ]
+    cluster = results.get("cluster")
+    note = ""
+    if cluster and "error" in cluster:
+        note = f"\ncluster: not run ({cluster['error']})"
+    elif cluster:
+        spread = sorted(cluster["jobs_per_worker"].values(), reverse=True)
+        rows.append(
+            [
+                f"cluster: {cluster['nodes']} nodes, {cluster['workers']} workers "
+                f"(capacity {cluster['capacity']})",
+                str(cluster["rooms"]),
+                f"{cluster['completed']}/{cluster['rooms']}",
+                _ms(cluster["time_to_both_agents_s"], "p50"),
+                _ms(cluster["time_to_both_agents_s"], "p95"),
+                " / ".join(str(n) for n in spread)
+                + (f", {cluster['unassigned']} unassigned" if cluster["unassigned"] else ""),
+            ]
+        )
+    if not rows:
+        return ""
+    return (
+        "Concurrent calls, from the create-room request to both agents' audio:\n"
+        + table(rows, ["set-up", "calls", "completed", "both agents p50", "p95", "jobs per worker"])
+        + note
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -41,6 +41,7 @@ from bench.common import summarize as summarize_values
 from bench.time_to_agents import create_room, delete_room
 from bench.workers import WorkerHost
 from tui.app import DispatchApp
+from tui.backend import OBSERVER_LEVEL_INTERVAL_S
 from tui.events import DomainEvent
 from tui.log_bridge import LogCapture
 from tui.messages import SessionEventMessage
@@ -57,6 +58,9 @@ KEY_INTERVAL_S = 0.15
 """Pause between press pairs: about six pairs a second, a fast typist."""
 KEY_TIMEOUT_S = 5.0
 CALL_TIMEOUT_S = 90.0
+OBSERVE_SAMPLE_S = 0.5
+"""RSS sampling period while measuring a call's CPU: every sample is a thread hop and a /proc
+read in the measured process; at 50 ms that alone was 0.9 % of a core, charged to the dashboard."""
 
 
 def _options(server_url: str, api_key: str, api_secret: str, *, worker: bool) -> DashboardOptions:
@@ -267,7 +271,9 @@ async def _dashboard_call(
             if worker:
                 await _until(lambda: app.worker_status.state == "registered", 30, "worker")
             await pilot.pause(0.5)
-            async with ResourceMonitor(os.getpid(), children=False) as usage:
+            async with ResourceMonitor(
+                os.getpid(), interval_s=OBSERVE_SAMPLE_S, children=False
+            ) as usage:
                 # the action behind the scenario picker's choice
                 app._create_room(scenario_path)
                 await _until(lambda: app.backend.observed_room is not None, 10, "room observed")
@@ -307,10 +313,15 @@ async def _observer_call(
 
     lkapi = api.LiveKitAPI(url, api_key, api_secret)
     try:
-        async with ResourceMonitor(os.getpid(), children=False) as usage:
+        async with ResourceMonitor(
+            os.getpid(), interval_s=OBSERVE_SAMPLE_S, children=False
+        ) as usage:
             await create_room(lkapi, name, scenario, (AGENT_NAME,))
             token = observer_token(api_key, api_secret, name)
-            async with RoomObserver(url, token, name, sink):
+            # metered like the dashboard's own observer, so this is the floor it pays
+            async with RoomObserver(
+                url, token, name, sink, level_interval_s=OBSERVER_LEVEL_INTERVAL_S
+            ):
                 finished = await host.wait_for([name], "conversation_ended", CALL_TIMEOUT_S)
         await delete_room(lkapi, name)
     finally:

@@ -23,7 +23,8 @@ from tui.observer import RoomObserver
 from tui.tokens import observer_token
 
 LEVEL_INTERVAL_S = 0.02
-"""The dashboard meters every 100 ms; 20 ms here so "first audible" is not rounded up by 0.1 s."""
+"""The dashboard meters every 200 ms; 20 ms here (and the SDK's 10 ms frames, see
+:func:`tui.audio_level.meter_frame_ms`) so "first audible" is not rounded up by 0.2 s."""
 
 
 class RoomProbe:

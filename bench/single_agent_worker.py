@@ -11,9 +11,12 @@ session, like the multi-agent one, publishes its track only then). Turn-taking a
 processes would need more machinery and is not what this benchmark compares.
 
 Everything is the livekit CLI's production default (process executor, prewarmed idle
-processes) except two settings a benchmark needs: the health server binds 127.0.0.1 on a free
-port, and load shedding is off, because on a 2-core machine shared with other test runs the
-default 0.7 threshold would make the number about the neighbours instead of dispatch.
+processes) except what a benchmark needs: the health server binds 127.0.0.1 on a free port,
+and the worker reports its load as calls in use (``job_count_load``, like the multi-agent
+worker) with no load shedding. livekit-server itself only sends jobs to workers reporting a load
+under 0.7, and the default load is the machine's CPU: on a 2-core machine shared with other test
+runs the single-agent workers then got no rooms at all, and the comparison measured the
+neighbours instead of dispatch.
 """
 
 from __future__ import annotations
@@ -33,10 +36,10 @@ import os
 
 from livekit.agents import Agent, AgentServer, JobContext, JobRequest
 
-from agents.constants import ROLE_ATTRIBUTE
+from agents.constants import DEV_WORKER_CAPACITY, ROLE_ATTRIBUTE
 from agents.dispatcher_agent import DispatcherAgent
 from agents.driver_agent import DriverAgent
-from agents.multi_agent_worker import agent_room_options, scenario_for_job
+from agents.multi_agent_worker import agent_room_options, job_count_load, scenario_for_job
 from agents.scenario import Role
 from agents.voices import build_session
 
@@ -85,8 +88,13 @@ async def handle_request(req: JobRequest, *, role: Role) -> None:
 
 
 def build_single_agent_server(role: Role) -> AgentServer:
-    """An AgentServer for one role with CLI defaults, loopback health port, no load shedding."""
-    server = AgentServer(host="127.0.0.1", port=0, load_threshold=math.inf)
+    """An AgentServer for one role with CLI defaults, loopback health port, load by call count."""
+    server = AgentServer(
+        host="127.0.0.1",
+        port=0,
+        load_threshold=math.inf,
+        load_fnc=job_count_load(DEV_WORKER_CAPACITY),
+    )
     server.rtc_session(
         functools.partial(entrypoint, role=role),
         agent_name=AGENT_NAMES[role],

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from livekit import api
+
+from agents.constants import AGENT_NAME
 from tui.backend import Backend, BackendSinks, ServerStatus, SessionEventData
 from tui.events import DomainEvent, ObserverStatus
 from tui.local_server import LocalServer
@@ -158,3 +163,58 @@ async def poll(check: Callable[[], Awaitable[T | None]], timeout_s: float, what:
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+PROBE_JOB_WAIT_S = 3.0
+"""How long a probe room waits for its agents: both join in about 0.5 s."""
+
+
+async def wait_until_jobs_dispatched(
+    server: LocalServer, timeout_s: float, agent_name: str = AGENT_NAME
+) -> None:
+    """Return once the server hands ``agent_name`` jobs to a worker (call after registration).
+
+    livekit-server 1.13.5 answers a worker's registration before it adds the worker and
+    before it clears its dispatcher's cache of agent names (kept up to a minute, filled by any
+    earlier dispatch). A room created in that window never gets a job: the server logs "not
+    dispatching agent job since no worker is available" and does not retry. So probe with
+    throwaway rooms until both agents of a job are connected in one. Only then is the probe
+    deleted: a join the deletion cuts short is retried by the rtc SDK for many seconds,
+    keeping the job (and its thread) alive after the test.
+    """
+    deadline = time.monotonic() + timeout_s
+    async with api.LiveKitAPI(server.url, server.api_key, server.api_secret) as lkapi:
+
+        async def connected(room: str, *, any_state: bool = False) -> bool | None:
+            """Both agents connected, or (``any_state``) anyone joining at all."""
+            reply = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
+            if any_state:
+                return True if reply.participants else None
+            active = [p for p in reply.participants if p.state == api.ParticipantInfo.ACTIVE]
+            return True if len(active) >= 2 else None
+
+        while True:
+            room = f"probe_{uuid.uuid4().hex[:8]}"
+            await lkapi.room.create_room(
+                api.CreateRoomRequest(
+                    name=room,
+                    empty_timeout=30,
+                    agents=[api.RoomAgentDispatch(agent_name=agent_name)],
+                )
+            )
+            try:
+                both = functools.partial(connected, room)
+                try:
+                    await poll(both, PROBE_JOB_WAIT_S, f"the agents to join {room}")
+                    return
+                except AssertionError:
+                    if await connected(room, any_state=True):
+                        # a job, only slow: let its other agent finish joining
+                        await poll(both, deadline - time.monotonic(), f"the agents in {room}")
+                        return
+                    if time.monotonic() >= deadline:
+                        raise AssertionError(
+                            f"no worker took {agent_name!r} jobs within {timeout_s:.0f}s"
+                        ) from None
+            finally:
+                await lkapi.room.delete_room(api.DeleteRoomRequest(room=room))

@@ -24,6 +24,7 @@ from tui.screens.scenario_picker import ScenarioPicker
 from tui.settings import DashboardOptions
 from tui.tokens import agent_token
 from tui.widgets.agent_pane import AgentPane
+from tui.widgets.jobs_line import JobsLine
 from tui.widgets.room_list import RoomList
 
 pytestmark = pytest.mark.e2e
@@ -127,6 +128,40 @@ async def _test_new_room_shows_tim_and_chris_talking(app: DispatchApp, pilot: Pi
         filename="pilot-conversation.svg",
         path=str(Path(os.environ.get("DISPATCH_TUI_SCREENSHOTS", "/tmp"))),
     )
+
+
+async def test_jobs_line_names_the_worker_and_process_running_the_call(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot):
+        await _test_jobs_line_names_the_worker_and_process_running_the_call(app, pilot)
+
+
+async def _test_jobs_line_names_the_worker_and_process_running_the_call(
+    app: DispatchApp, pilot: Pilot[None]
+) -> None:
+    worker_id = app.worker_status.worker_id
+    assert worker_id and worker_id.startswith("AW_")
+    await pick_scenario(pilot, "HDX-2478")
+    await wait_until(pilot, lambda: app.state.room.startswith("conv_HDX-2478_"), "the room")
+    room = app.state.room
+    line = app.query_one(JobsLine)
+    # the in-process worker runs the job on a thread of this very process
+    expected = f"running on worker {worker_id} (pid {os.getpid()}@"
+    # the server lists a job a few seconds after it started
+    await wait_until(pilot, lambda: expected in line.text, f"{expected!r} in the jobs line", 45)
+    assert line.text.startswith("jobs: job AJ_")
+    assert line.has_class("-ok")
+    tim = app.state.dispatcher()
+    assert tim is not None and tim.attributes["dispatch.worker.id"] == worker_id
+
+    def room_label() -> str:
+        options = app.query_one(RoomList).options
+        return next((str(o.prompt) for o in options if o.id == room), "")
+
+    await wait_until(
+        pilot, lambda: f"{worker_id} pid {os.getpid()}@" in room_label(), "the room list's worker"
+    )
+    checks = {check.id: check for check in app.diagnostics.evaluate(time.monotonic())}
+    assert f"worker {worker_id}, pid {os.getpid()}@" in checks["dispatch.job"].finding
 
 
 async def test_switch_rooms_and_delete_room(tmp_path: Path) -> None:

@@ -140,6 +140,18 @@ def test_worker_states() -> None:
     assert check.status == "fail" and "boom" in check.finding
 
 
+def test_a_reconnecting_worker_warns_with_how_long() -> None:
+    diag = engine()
+    diag.worker_status(WorkerStatus("registered", "AW_1", "", AGENT_NAME), at=0.0)
+    lost = WorkerStatus("reconnecting", "AW_1", "lost the LiveKit server", AGENT_NAME)
+    diag.worker_status(lost, at=10.0)
+    check = by_id(diag.evaluate(22.0))["worker.registered"]
+    assert check.status == "warn"
+    assert "12 s ago" in check.finding and "lost the LiveKit server" in check.finding
+    diag.worker_status(WorkerStatus("registered", "AW_2", "", AGENT_NAME), at=23.0)
+    assert by_id(diag.evaluate(24.0))["worker.registered"].status == "ok"
+
+
 def test_worker_registered_after_the_room_fails_until_agents_join() -> None:
     diag = engine()
     wall = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -150,6 +162,46 @@ def test_worker_registered_after_the_room_fails_until_agents_join() -> None:
     diag.apply(ObserverStatus(ROOM, "connected", at=11.0))
     agent(diag, TIM, 12.0)
     assert by_id(diag.evaluate(12.0))["worker.before_room"].status == "ok"
+
+
+def test_worker_registered_after_the_room_is_resolved_by_a_new_dispatch() -> None:
+    diag = engine()
+    wall = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+    diag.set_room(ROOM, wall, now=1.0, wall_now=wall + timedelta(seconds=1))  # created at 0
+    diag.set_dispatches(ROOM, [Dispatch("AD_1", AGENT_NAME)], at=1.0)  # came with the room
+    diag.worker_status(WorkerStatus("registered", "AW", "", AGENT_NAME), at=3.0)
+    check = by_id(diag.evaluate(3.1))["worker.before_room"]
+    assert check.status == "fail" and "3 s after room" in check.finding
+    assert check.fix.startswith("press d to re-dispatch")
+    # key d: a dispatch made after the registration is waited for, not blamed
+    diag.set_dispatches(ROOM, [Dispatch("AD_1", AGENT_NAME), Dispatch("AD_2", AGENT_NAME)], at=5.0)
+    assert by_id(diag.evaluate(5.1))["worker.before_room"].status == "pending"
+    diag.set_dispatches(
+        ROOM, [Dispatch("AD_1", AGENT_NAME), Dispatch("AD_2", AGENT_NAME, 1)], at=9.0
+    )
+    assert by_id(diag.evaluate(9.1))["worker.before_room"].status == "ok"
+
+
+def test_worker_registered_after_a_room_without_our_dispatch_is_not_blamed() -> None:
+    diag = engine()
+    wall = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+    diag.set_room(ROOM, wall, now=1.0, wall_now=wall + timedelta(seconds=1))
+    diag.set_dispatches(ROOM, [Dispatch("AD_1", "someone-else")], at=1.0)
+    diag.worker_status(WorkerStatus("registered", "AW", "", AGENT_NAME), at=3.0)
+    checks = by_id(diag.evaluate(4.0))
+    assert checks["worker.before_room"].status == "pending"
+    assert checks["dispatch.agent_name"].status == "fail"  # the real problem, said there
+
+
+def test_missing_agent_is_not_blamed_while_the_dispatch_is_young() -> None:
+    diag = engine(thresholds=Thresholds(dispatch_job_s=3.0, agent_join_s=5.0))
+    diag.apply(ObserverStatus(ROOM, "connected", at=0.0))
+    wall = datetime(2025, 1, 1, tzinfo=UTC)
+    diag.set_room(ROOM, wall, now=0.0, wall_now=wall)
+    diag.set_dispatches(ROOM, [Dispatch("AD_1", AGENT_NAME)], at=0.0)
+    assert by_id(diag.evaluate(1.0))["room.dispatcher"].status == "pending"
+    check = by_id(diag.evaluate(3.5))["room.dispatcher"]  # the dispatch counts as unanswered
+    assert check.status == "fail" and "no dispatcher agent" in check.finding
 
 
 def test_dispatch_without_job_fails_after_threshold() -> None:
@@ -270,6 +322,50 @@ def test_audio_track_missing_muted_failed_and_silent() -> None:
     assert check.status == "fail" and "published but silent" in check.finding
     diag.apply(AudioLevel(ROOM, TIM, LOUD, at=9.7))
     assert by_id(diag.evaluate(9.8))["audio.dispatcher"].status == "ok"
+
+
+def test_default_thresholds_report_a_missing_track_within_5_s_of_joining() -> None:
+    diag = engine()  # the budget: 5 s from the join, with the default configuration
+    diag.apply(ObserverStatus(ROOM, "connected", at=0.0))
+    agent(diag, TIM, 10.0, with_track=False)
+    # a healthy agent publishes ~0.6 s after joining (and is subscribed ~0.3 s later)
+    assert by_id(diag.evaluate(12.0))["audio.dispatcher"].status == "pending"
+    check = by_id(diag.evaluate(14.9))["audio.dispatcher"]
+    assert check.status == "fail"
+    assert check.finding == f"{TIM} has published no audio track for 5 s"
+
+
+def test_track_never_subscribed_fails_after_the_grace() -> None:
+    diag = engine(thresholds=Thresholds(track_grace_s=3.0))
+    diag.apply(ObserverStatus(ROOM, "connected", at=0.0))
+    agent(diag, TIM, 0.0, with_track=False)
+    diag.apply(TrackUpdate(ROOM, TIM, "TR_1", source="microphone", status="published", at=1.0))
+    check = by_id(diag.evaluate(3.9))["audio.dispatcher"]
+    assert check.status == "pending" and "not subscribed yet" in check.finding
+    check = by_id(diag.evaluate(4.2))["audio.dispatcher"]
+    assert check.status == "fail"
+    assert check.finding == "could not subscribe to TR_1: published 3 s ago, still not subscribed"
+    assert "subscription permissions" in check.fix
+    diag.apply(TrackUpdate(ROOM, TIM, "TR_1", source="microphone", status="subscribed", at=5.0))
+    assert by_id(diag.evaluate(5.1))["audio.dispatcher"].status != "fail"
+
+
+@dataclass
+class _Participant:
+    joined_at: datetime | None
+
+
+def test_a_live_join_is_dated_by_the_server_within_a_bound() -> None:
+    from tui.observer import MAX_ANNOUNCE_DELAY_S, server_join_time
+
+    now = datetime.now(UTC)
+    late = _Participant(now - timedelta(seconds=2.8))  # announced 2.8 s after joining
+    assert 97.1 < server_join_time(late, 100.0) < 97.3  # type: ignore[arg-type]
+    assert server_join_time(_Participant(None), 100.0) == 100.0  # type: ignore[arg-type]
+    ahead = _Participant(now + timedelta(seconds=30))  # a server clock ahead of ours
+    assert server_join_time(ahead, 100.0) == 100.0  # type: ignore[arg-type]
+    behind = _Participant(now - timedelta(hours=1))  # or far behind: bounded
+    assert server_join_time(behind, 100.0) == 100.0 - MAX_ANNOUNCE_DELAY_S  # type: ignore[arg-type]
 
 
 def test_only_one_agent_speaking() -> None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from livekit import api
+from reliability_support import wait_until_jobs_dispatched
 
 from agents.constants import AGENT_NAME
 from agents.multi_agent_worker import build_server
@@ -112,7 +113,9 @@ async def worker(livekit_server: LocalServer) -> AsyncIterator[InProcessWorker]:
     running = InProcessWorker(server, lambda _status: None, agent_name=AGENT_NAME)
     await running.start()
     try:
-        await running.wait_registered(30)
+        assert (await running.wait_registered(30)).state == "registered"
+        # "registered" comes before the server can dispatch to the worker (see the helper)
+        await wait_until_jobs_dispatched(livekit_server, 30)
         yield running
     finally:
         await running.aclose()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,12 +24,13 @@ import numpy as np
 import pytest
 from aiohttp import web
 from livekit import api, rtc
+from reliability_support import wait_until_jobs_dispatched
 
 from agents.constants import AGENT_NAME, AGENT_STATE_ATTRIBUTE, ROLE_ATTRIBUTE
-from agents.multi_agent_worker import build_server
+from agents.multi_agent_worker import build_server, default_scenario
 from tui.control_plane import ControlPlane, ControlPlaneError
 from tui.diagnostics import Check, Diagnostics, LogErrorCounter, Thresholds
-from tui.local_server import LocalServer
+from tui.local_server import LocalServer, ServerConfig
 from tui.observer import RoomObserver
 from tui.tokens import agent_token, observer_token
 from tui.worker_runner import InProcessWorker, WorkerStatus
@@ -35,6 +38,9 @@ from tui.worker_runner import InProcessWorker, WorkerStatus
 pytestmark = pytest.mark.e2e
 
 DETECT_S = 5.0
+NO_JOB_S = 6.0
+"""Watching a dispatch this long without a job shows it was not delivered (a job takes ~1 s,
+and ListDispatch lists it ~5 s after it was accepted)."""
 POLL_S = 0.1
 SAMPLE_RATE = 48_000
 FRAME = SAMPLE_RATE // 100  # 10 ms
@@ -65,9 +71,21 @@ class RunningWorker:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(server: LocalServer, voice: str) -> AsyncIterator[RunningWorker]:
+async def running_worker(
+    server: LocalServer,
+    voice: str,
+    on_status: Callable[[WorkerStatus], None] | None = None,
+    engine: Diagnostics | None = None,
+) -> AsyncIterator[RunningWorker]:
     fanout = SessionFanout(asyncio.get_running_loop())
+    fanout.engine = engine
     statuses: list[WorkerStatus] = []
+
+    def status(update: WorkerStatus) -> None:
+        statuses.append(update)
+        if on_status is not None:
+            on_status(update)
+
     agent_server = build_server(
         voice=voice,
         ws_url=server.url,
@@ -75,7 +93,7 @@ async def running_worker(server: LocalServer, voice: str) -> AsyncIterator[Runni
         api_secret=server.api_secret,
         on_session_event=fanout,
     )
-    worker = InProcessWorker(agent_server, statuses.append, agent_name=AGENT_NAME)
+    worker = InProcessWorker(agent_server, status, agent_name=AGENT_NAME)
     await worker.start()
     try:
         status = await worker.wait_registered(30)
@@ -88,6 +106,8 @@ async def running_worker(server: LocalServer, voice: str) -> AsyncIterator[Runni
 @pytest.fixture(scope="module")
 async def offline_worker(livekit_server: LocalServer) -> AsyncIterator[RunningWorker]:
     async with running_worker(livekit_server, "offline") as running:
+        # earlier fault tests dispatch with no worker; wait until the server hands out jobs
+        await wait_until_jobs_dispatched(livekit_server, 60)
         yield running
 
 
@@ -171,10 +191,12 @@ class Harness:
         )
 
 
-async def create_room(server: LocalServer, agent_name: str | None) -> tuple[str, float]:
+async def create_room(
+    server: LocalServer, agent_name: str | None, metadata: str = ""
+) -> tuple[str, float]:
     """A fresh room (dispatching to ``agent_name``); returns its name and the monotonic time."""
     name = f"fault_{uuid.uuid4().hex[:8]}"
-    agents = [api.RoomAgentDispatch(agent_name=agent_name)] if agent_name else []
+    agents = [api.RoomAgentDispatch(agent_name=agent_name, metadata=metadata)] if agent_name else []
     async with api.LiveKitAPI(server.url, server.api_key, server.api_secret) as lkapi:
         await lkapi.room.create_room(
             api.CreateRoomRequest(name=name, empty_timeout=60, agents=agents)
@@ -425,25 +447,157 @@ async def test_both_agents_speaking_at_once(livekit_server: LocalServer) -> None
 
 
 async def test_agent_without_audio_track(livekit_server: LocalServer) -> None:
-    # A short grace: the default (5 s) plus the server's ~2.8 s announcement of a participant
-    # that publishes nothing would exceed the 5 s budget by construction.
-    thresholds = Thresholds(track_grace_s=1.0)
-    engine = engine_for_worker(None, thresholds)
+    # Default thresholds: the server announces a participant that publishes nothing ~2.8 s after
+    # it joined, and the observer dates the join by the server, so the grace counts from there.
+    engine = engine_for_worker(None)
     room, _ = await create_room(livekit_server, None)
     async with Harness(livekit_server, room, engine) as harness:
         tim = FakeAgent(livekit_server, room, "dispatcher-notrack")
         started = time.monotonic()
         await tim.connect()
         try:
-            await harness.wait_for(
+            check = await harness.wait_for(
                 "no audio track",
                 "audio.dispatcher",
                 "fail",
                 "has published no audio track",
                 started,
             )
+            assert check.finding.startswith("dispatcher-notrack has published no audio track")
         finally:
             await tim.aclose()
+
+
+async def test_track_the_observer_cannot_subscribe_to(livekit_server: LocalServer) -> None:
+    engine = engine_for_worker(None)
+    room, _ = await create_room(livekit_server, None)
+    async with Harness(livekit_server, room, engine) as harness:
+        tim = FakeAgent(livekit_server, room, "dispatcher-private")
+        await tim.connect()
+        try:
+            # The publisher lets nobody subscribe: the server never forwards the track to the
+            # observer, and rtc 1.1.21 reports nothing (no track_subscription_failed).
+            tim.room.local_participant.set_track_subscription_permissions(
+                allow_all_participants=False
+            )
+            started = time.monotonic()
+            await tim.publish(0.3)
+            sid = next(iter(tim.room.local_participant.track_publications))
+            check = await harness.wait_for(
+                "track not subscribable",
+                "audio.dispatcher",
+                "fail",
+                f"could not subscribe to {sid}",
+                started,
+            )
+            assert "still not subscribed" in check.finding
+            assert "subscription permissions" in check.fix
+            assert harness.observer is not None and harness.observer.room is not None
+            remote = harness.observer.room.remote_participants["dispatcher-private"]
+            assert not remote.track_publications[sid].subscribed
+            # The fix works: once subscriptions are allowed the observer hears the track.
+            tim.room.local_participant.set_track_subscription_permissions(
+                allow_all_participants=True
+            )
+            await harness.wait_for(
+                "track allowed again (setup)",
+                "audio.dispatcher",
+                "ok",
+                "subscribed",
+                time.monotonic(),
+                within=15.0,
+            )
+        finally:
+            await tim.aclose()
+
+
+# --------------------------------------------------------------------------- worker faults
+
+
+@dataclasses.dataclass(frozen=True)
+class IdentityLimitConfig(ServerConfig):
+    """A server refusing participant identities longer than ``max_identity`` characters."""
+
+    max_identity: int = 16
+
+    def to_yaml(self) -> str:
+        config = json.loads(super().to_yaml())
+        config["limit"] = {"max_participant_identity_length": self.max_identity}
+        return json.dumps(config, indent=2)
+
+
+async def test_session_that_did_not_start_shows_its_error() -> None:
+    # A real start failure: the scenario names a driver identity this server refuses, so the
+    # worker's second room (Chris) is rejected on join while Tim's session starts.
+    base = ServerConfig.generate()
+    config = IdentityLimitConfig(**dataclasses.asdict(base), max_identity=16)
+    scenario = default_scenario()
+    scenario = dataclasses.replace(
+        scenario, driver=dataclasses.replace(scenario.driver, identity="driver-chris-nightshift")
+    )
+    assert len(scenario.dispatcher.identity) <= 16 < len(scenario.driver.identity)
+    async with LocalServer(config) as server, running_worker(server, "offline") as running:
+        engine = engine_for_worker(running)
+        room, created = await create_room(server, AGENT_NAME, scenario.to_json())
+        async with Harness(server, room, engine) as harness:
+            check = await harness.wait_for(
+                "session did not start",
+                "session.driver",
+                "fail",
+                "participant identity length exceeds limits",
+                created,
+            )
+            assert check.finding.startswith("did not start: ")
+            assert "press d" in check.fix
+            checks = {c.id: c for c in engine.evaluate(time.monotonic())}
+            assert checks["session.dispatcher"].status == "ok", checks["session.dispatcher"]
+
+
+async def test_worker_registered_after_the_room() -> None:
+    # Its own server: the module's worker would take the dispatch.
+    async with LocalServer() as server:
+        engine = Diagnostics(in_process_worker=True)
+        engine.set_voice("offline")
+        room, _ = await create_room(server, AGENT_NAME)
+        async with Harness(server, room, engine) as harness:
+            registered_at: list[float] = []
+
+            def on_status(status: WorkerStatus) -> None:
+                now = time.monotonic()
+                engine.worker_status(status, now)
+                if status.state == "registered":
+                    registered_at.append(now)
+
+            async with running_worker(server, "offline", on_status, engine):
+                assert registered_at
+                check = await harness.wait_for(
+                    "worker registered after the room",
+                    "worker.before_room",
+                    "fail",
+                    f"after room {room} was created, so its dispatch was never delivered",
+                    registered_at[0],
+                )
+                assert "press d to re-dispatch" in check.fix
+                # The finding is true: the dispatch stays without a job and nobody joins, for
+                # longer than a job takes when the worker was there first (about 1 s).
+                await asyncio.sleep(max(0.0, registered_at[0] + NO_JOB_S - time.monotonic()))
+                assert not engine.state.participants()
+                jobs = await harness.control.list_dispatches(room)
+                assert [d.num_jobs for d in jobs] == [0], jobs
+                checks = {c.id: c for c in engine.evaluate(time.monotonic())}
+                assert checks["worker.before_room"].status == "fail"
+                # The fix works: a new dispatch (key d) reaches the registered worker.
+                await harness.control.redispatch(room)
+                await harness.wait_for(
+                    "re-dispatch (setup)",
+                    "worker.before_room",
+                    "ok",
+                    "the worker took this room's job",
+                    time.monotonic(),
+                    within=20.0,
+                )
+                engine_checks = {c.id: c for c in engine.evaluate(time.monotonic())}
+                assert engine_checks["dispatch.job"].status == "ok"
 
 
 # --------------------------------------------------------------------------- openai
@@ -502,13 +656,23 @@ async def test_healthy_room_passes_every_check(
         async with Harness(livekit_server, room, engine):
             deadline = created + 20.0
             checks: list[Check] = []
+            alarms: list[Check] = []
             while time.monotonic() < deadline:
                 checks = engine.evaluate(time.monotonic())
+                # no false alarm on the way: a healthy room is pending, then ok
+                alarms += [c for c in checks if c.status in ("warn", "fail")]
                 if all(c.status == "ok" for c in checks):
                     break
                 await asyncio.sleep(POLL_S)
             bad = [c for c in checks if c.status != "ok"]
             assert not bad, bad
+            assert not alarms, alarms
+            for view in engine.state.participants():
+                track = view.audio
+                assert track is not None and track.subscribed, view
+                DETECTED[f"healthy: {view.identity} audio subscribed after joining"] = (
+                    track.updated_at - view.joined_at
+                )
             DETECTED["healthy: all ok after room creation"] = time.monotonic() - created
             assert {c.id for c in checks} >= {
                 "speaking.overlap",

@@ -22,7 +22,7 @@ import pytest
 from livekit import api, rtc
 
 from agents.constants import TRANSCRIPTION_TOPIC
-from tui.audio_level import SILENCE_DBFS, LevelMeter, rms_dbfs
+from tui.audio_level import SILENCE_DBFS, LevelMeter, meter_frame_ms, rms_dbfs
 from tui.events import (
     ActiveSpeakers,
     AttributesChanged,
@@ -65,6 +65,20 @@ def test_level_meter_reports_once_per_interval() -> None:
     assert levels[0] == pytest.approx(-6.02, abs=0.01)
     with pytest.raises(ValueError):
         LevelMeter(0)
+
+
+def test_meter_frames_are_long_but_at_least_two_per_interval() -> None:
+    assert meter_frame_ms(0.2) == 50  # the dashboard: 20 frames a second, not 100
+    assert meter_frame_ms(0.1) == 50
+    assert meter_frame_ms(0.05) == 20
+    assert meter_frame_ms(0.02) == 10  # the benchmark's probe keeps the SDK's 10 ms
+    assert meter_frame_ms(0.001) == 10
+    meter = LevelMeter(0.195)  # a little under 4 frames: float times stay on the right side
+    frame = np.full(800, 16384, dtype=np.int16)  # 50 ms at 16 kHz, -6 dBFS
+    reports = [meter.add(frame, now=i * 0.05) for i in range(21)]  # one second
+    levels = [level for level in reports if level is not None]
+    assert len(levels) == 5
+    assert levels[-1] == pytest.approx(-6.02, abs=0.01)
 
 
 # --------------------------------------------------------------------------- helpers

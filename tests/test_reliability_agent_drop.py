@@ -17,6 +17,7 @@ from reliability_support import (
     backend_for,
     job_threads,
     new_threads,
+    wait_until_jobs_dispatched,
     write_scenario,
 )
 
@@ -47,6 +48,7 @@ async def test_driver_removed_mid_call_shows_missing_and_ends_the_job_cleanly(
         await backend.start()
         assert backend.worker is not None
         assert (await backend.worker.wait_registered(TIMEOUT_S)).state == "registered"
+        await wait_until_jobs_dispatched(livekit_server, TIMEOUT_S)
         created = await backend.create_room(scenario)
         room = created.name
         await backend.observe(room)

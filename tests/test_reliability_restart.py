@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -20,26 +21,23 @@ from reliability_support import (
     backend_for,
     job_threads,
     new_threads,
+    wait_until_jobs_dispatched,
 )
 
+from tui import worker_runner
 from tui.backend import Backend
 from tui.events import ObserverStatus, ParticipantJoined
 from tui.local_server import LocalServer, ServerConfig
 from tui.state import RoomState
+from tui.worker_runner import REGISTER_TIMEOUT_S, WorkerStatus, retry_budget_s
 
 pytestmark = pytest.mark.e2e
 
 TIMEOUT_S = 30.0
-BACKEND_MAX_RETRY = 3  # Backend._start_worker: server.update_options(max_retry=3)
-
-
-def retry_budget_s(max_retry: int) -> float:
-    """Seconds AgentServer keeps retrying before it gives up (livekit-agents 1.8.9).
-
-    ``_connection_task`` sleeps ``min(retry_count * 2, 10)`` before each retry and raises once
-    ``retry_count`` reaches ``max_retry``: 0 + 2 + 4 = 6 s for the backend's 3 retries.
-    """
-    return float(sum(min(count * 2, 10) for count in range(max_retry)))
+OLD_MAX_RETRY = 3
+"""The retries the dashboard's worker used to get: it gave up after 0 + 2 + 4 = 6 s."""
+LONG_OUTAGE_S = 10.0
+"""An outage well past that old budget (a slow restart, a supervisor's back-off)."""
 
 
 @pytest.fixture
@@ -66,7 +64,17 @@ def joined_after_reconnecting(recorder: Recorder) -> set[str]:
     return {e.identity for e in events[marks[0] :] if isinstance(e, ParticipantJoined)}
 
 
-async def start_conversation(backend: Backend, recorder: Recorder) -> tuple[str, str]:
+def worker_states(recorder: Recorder) -> list[str]:
+    return [status.state for status in recorder.snapshot()[1]]
+
+
+def first_worker_status(recorder: Recorder, state: str) -> WorkerStatus | None:
+    return next((w for w in recorder.snapshot()[1] if w.state == state), None)
+
+
+async def start_conversation(
+    server: LocalServer, backend: Backend, recorder: Recorder
+) -> tuple[str, str]:
     """Start the backend, create and observe a room, wait until both agents' sessions run.
 
     Returns the room name and the worker id it registered with.
@@ -76,37 +84,49 @@ async def start_conversation(backend: Backend, recorder: Recorder) -> tuple[str,
     assert worker is not None
     status = await worker.wait_registered(TIMEOUT_S)
     assert status.state == "registered", status
+    await wait_until_jobs_dispatched(server, TIMEOUT_S)
     created = await backend.create_room(HDX)
     await backend.observe(created.name)
-    await recorder.wait_for(
-        lambda: len(recorder.session_events(created.name, "session_started")) == 2 or None,
-        TIMEOUT_S,
-        "both agent sessions to start",
-    )
+    await both_sessions_started(recorder, created.name)
     return created.name, status.worker_id
+
+
+async def both_sessions_started(recorder: Recorder, room: str) -> None:
+    await recorder.wait_for(
+        lambda: len(recorder.session_events(room, "session_started")) == 2 or None,
+        TIMEOUT_S,
+        f"both agent sessions to start in {room}",
+    )
+
+
+async def registered_again(recorder: Recorder, first_worker_id: str) -> str:
+    new_id = await recorder.wait_for(
+        lambda: next((i for i in recorder.registered_ids() if i != first_worker_id), None),
+        TIMEOUT_S,
+        "the worker to register again",
+    )
+    assert new_id.startswith("AW_")
+    assert recorder.workers[-1].state == "registered"
+    return new_id
 
 
 async def test_restart_mid_conversation_recovers_observer_worker_and_call(
     server: LocalServer,
 ) -> None:
     """Stop and restart the server during a call: nothing raises out of the backend, the
-    observer reports reconnecting then recovers, the worker registers again under a new id,
-    both agents are back in the room and the conversation goes on."""
+    observer reports reconnecting then recovers, the worker reports reconnecting then registers
+    again under a new id, both agents are back in the room and the conversation goes on."""
     threads_before = set(threading.enumerate())
     recorder = Recorder(asyncio.get_running_loop())
     backend = backend_for(server, recorder)
     try:
-        room, first_worker_id = await start_conversation(backend, recorder)
+        room, first_worker_id = await start_conversation(server, backend, recorder)
         turns_before = len(recorder.session_events(room, "turn"))
 
         # SIGTERM, then SIGKILL after 0.5 s: livekit-server otherwise drains its rooms for
         # seconds, and a crash is the harsher case anyway. Then start on the same ports.
         await asyncio.to_thread(server.stop, 0.5)
-        down_at = asyncio.get_running_loop().time()
         await server.astart()
-        outage_s = asyncio.get_running_loop().time() - down_at
-        # The worker survives only outages shorter than its retry budget (see below).
-        assert outage_s < retry_budget_s(BACKEND_MAX_RETRY), outage_s
 
         await recorder.wait_for(
             lambda: "reconnecting" in recorder.observer_states(room) or None,
@@ -130,13 +150,10 @@ async def test_restart_mid_conversation_recovers_observer_worker_and_call(
             await backend.observe(room)
             assert recorder.observer_states(room)[-1] == "connected"
 
-        new_id = await recorder.wait_for(
-            lambda: next((i for i in recorder.registered_ids() if i != first_worker_id), None),
-            TIMEOUT_S,
-            "the worker to register again",
-        )
-        assert new_id.startswith("AW_")
-        assert recorder.workers[-1].state == "registered"
+        await registered_again(recorder, first_worker_id)
+        assert worker_states(recorder)[:2] == ["starting", "registered"]
+        assert "reconnecting" in worker_states(recorder)[2:-1]
+        assert "failed" not in worker_states(recorder)
 
         # Both agents rejoined the recreated room and the call goes on.
         await recorder.wait_for(
@@ -168,24 +185,69 @@ async def test_restart_mid_conversation_recovers_observer_worker_and_call(
     assert not new_threads(threads_before), new_threads(threads_before)
 
 
-async def test_outage_longer_than_the_retry_budget_is_reported_not_raised(
-    server: LocalServer,
-) -> None:
-    """The server stays down past the worker's retries: the worker reports ``failed`` with a
-    one-line reason, the observer reports losing the room, and once the server is back the
-    backend can observe again and close cleanly; nothing raises out of the backend."""
+async def test_worker_outlives_a_long_outage_reporting_reconnecting(server: LocalServer) -> None:
+    """The server stays down for 10 s, longer than the 6 s the worker used to retry: the worker
+    reports ``reconnecting`` (never ``failed``) all along, registers again once the server is
+    back, and takes the next call."""
+    assert retry_budget_s(OLD_MAX_RETRY) < LONG_OUTAGE_S
+    threads_before = set(threading.enumerate())
     recorder = Recorder(asyncio.get_running_loop())
     backend = backend_for(server, recorder)
     try:
-        room, _ = await start_conversation(backend, recorder)
+        _, first_worker_id = await start_conversation(server, backend, recorder)
+        await asyncio.to_thread(server.stop, 0.5)
+        lost = await recorder.wait_for(
+            lambda: first_worker_status(recorder, "reconnecting"),
+            TIMEOUT_S,
+            "the worker to report reconnecting",
+        )
+        assert lost.worker_id == first_worker_id
+        assert "lost the LiveKit server" in lost.detail and "\n" not in lost.detail
+
+        # The outage itself is what is tested: the server stays down this long.
+        await asyncio.sleep(LONG_OUTAGE_S)
+        assert backend.worker is not None and backend.worker.status.state == "reconnecting"
+        assert "failed" not in worker_states(recorder)
+
+        await server.astart()
+        await registered_again(recorder, first_worker_id)
+        assert "failed" not in worker_states(recorder)
+
+        # The worker serves the restarted server: a new room gets its call.
+        await wait_until_jobs_dispatched(server, TIMEOUT_S)
+        created = await backend.create_room(HDX)
+        await backend.observe(created.name)
+        await both_sessions_started(recorder, created.name)
+        await backend.delete_room(created.name)
+    finally:
+        await backend.aclose()
+    for thread in job_threads():
+        await asyncio.to_thread(thread.join, TIMEOUT_S)
+    assert not job_threads(), "a job thread outlived the backend"
+    assert not new_threads(threads_before), new_threads(threads_before)
+
+
+async def test_outage_longer_than_the_retry_budget_is_reported_not_raised(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server stays down past the worker's retries (shortened here from about an hour to
+    6 s): the worker reports ``failed`` with a one-line reason, the observer reports losing the
+    room, and once the server is back the backend can observe again and close cleanly; nothing
+    raises out of the backend."""
+    monkeypatch.setattr(worker_runner, "RECONNECT_MAX_RETRY", OLD_MAX_RETRY)
+    recorder = Recorder(asyncio.get_running_loop())
+    backend = backend_for(server, recorder)
+    try:
+        room, _ = await start_conversation(server, backend, recorder)
         await asyncio.to_thread(server.stop, 0.5)
         failed = await recorder.wait_for(
-            lambda: next((w for w in recorder.snapshot()[1] if w.state == "failed"), None),
-            retry_budget_s(BACKEND_MAX_RETRY) + TIMEOUT_S,
+            lambda: first_worker_status(recorder, "failed"),
+            retry_budget_s(OLD_MAX_RETRY) + TIMEOUT_S,
             "the worker to give up",
         )
         assert "failed to connect to livekit" in failed.detail
         assert "\n" not in failed.detail
+        assert worker_states(recorder)[-2:] == ["reconnecting", "failed"]
         assert "reconnecting" in recorder.observer_states(room)
 
         await server.astart()
@@ -197,3 +259,25 @@ async def test_outage_longer_than_the_retry_budget_is_reported_not_raised(
     finally:
         await backend.aclose()
     assert recorder.workers[-1].state == "stopped"
+
+
+async def test_unreachable_server_at_start_fails_within_the_register_timeout(
+    server: LocalServer,
+) -> None:
+    """A worker that cannot register at all says ``failed`` after REGISTER_TIMEOUT_S, not
+    after the hour of retries a lost server gets, and closes cleanly."""
+    await server.astop()  # the URL and key are right, but nobody answers
+    recorder = Recorder(asyncio.get_running_loop())
+    backend = backend_for(server, recorder)
+    started = time.monotonic()
+    try:
+        await backend.start()
+        assert backend.worker is not None
+        status = await backend.worker.wait_registered(REGISTER_TIMEOUT_S + TIMEOUT_S)
+        took = time.monotonic() - started
+        assert status.state == "failed"
+        assert "failed to connect to livekit" in status.detail and "\n" not in status.detail
+        assert took < REGISTER_TIMEOUT_S + 5, took
+    finally:
+        await backend.aclose()
+    assert worker_states(recorder) == ["starting", "failed", "stopped"]

@@ -11,9 +11,11 @@ from tui.events import (
     AudioLevel,
     ConnectionQualityChanged,
     DomainEvent,
+    JobsListed,
     ObserverStatus,
     ParticipantJoined,
     ParticipantLeft,
+    RoomJob,
     TrackUpdate,
     TranscriptSegment,
     freeze_attributes,
@@ -24,8 +26,13 @@ from tui.state import (
     TRANSCRIPT_CAP,
     RoomState,
     classify,
+    describe_job,
+    jobs_health,
+    lost_job_notice,
     overlap_seconds,
+    room_worker,
 )
+from tui.widgets.jobs_line import jobs_text
 
 ROOM = "dispatch-room"
 
@@ -325,12 +332,113 @@ def test_late_and_reordered_segments_never_reopen_or_duplicate() -> None:
 
 # --------------------------------------------------------------------------- property
 
+# --------------------------------------------------------------------------- jobs
+
+TIM_ON_A = {
+    "dispatch.role": "dispatcher",
+    "dispatch.worker.id": "AW_a",
+    "dispatch.worker.pid": "4242",
+    "dispatch.worker.host": "box-1",
+}
+
+
+def job(
+    job_id: str,
+    worker: str,
+    status: str,
+    *,
+    identity: str = "dispatcher-tim",
+    started: float | None = 100.0,
+    error: str = "",
+) -> RoomJob:
+    return RoomJob(job_id, worker, status, "AD_1", identity, error, started)
+
+
+def test_jobs_are_tied_to_the_worker_process_of_the_job_agent() -> None:
+    state = RoomState(ROOM)
+    assert state.jobs_at is None and jobs_text(state) == ("jobs: listing…", "pending")
+    state.apply(joined("dispatcher-tim", attributes=TIM_ON_A, at=1.0))
+    before = state.version
+    assert state.apply(JobsListed(ROOM, (job("AJ_1", "AW_a", "running"),), at=2.0))
+    assert state.version == before + 1
+    assert state.process_of(state.jobs[0]) == "4242@box-1"
+    assert jobs_text(state) == (
+        "jobs: job AJ_1 running on worker AW_a (pid 4242@box-1)",
+        "ok",
+    )
+    # the same listing again is no visible change, but records when it was listed
+    assert not state.apply(JobsListed(ROOM, (job("AJ_1", "AW_a", "running"),), at=4.0))
+    assert state.jobs_at == 4.0
+    # a listing for another room (an observer switch in between) changes nothing
+    assert not state.apply(JobsListed("other-room", (), at=5.0))
+    assert len(state.jobs) == 1
+
+
+def test_a_replaced_agent_keeps_the_dead_workers_process_known() -> None:
+    state = RoomState(ROOM)
+    state.apply(joined("dispatcher-tim", attributes=TIM_ON_A, at=1.0))
+    state.apply(ParticipantLeft(ROOM, "dispatcher-tim", at=30.0))
+    on_b = {**TIM_ON_A, "dispatch.worker.id": "AW_b", "dispatch.worker.pid": "77"}
+    state.apply(joined("dispatcher-tim", attributes=on_b, at=40.0))  # re-dispatched
+    lost, running = job("AJ_1", "AW_a", "lost"), job("AJ_2", "AW_b", "running", started=140.0)
+    state.apply(JobsListed(ROOM, (lost, running), at=41.0))
+    assert state.process_of(lost) == "4242@box-1"
+    assert state.process_of(running) == "77@box-1"
+    text, health = jobs_text(state)
+    assert "job AJ_1 on worker AW_a (pid 4242@box-1) lost: the worker stopped" in text
+    assert "job AJ_2 running on worker AW_b (pid 77@box-1)" in text
+    assert health == "ok"  # a job runs again
+    assert room_worker(state.jobs) == "AW_b"
+
+
+def test_process_falls_back_to_the_job_participant_without_a_worker_id() -> None:
+    state = RoomState(ROOM)
+    old_worker = {k: v for k, v in TIM_ON_A.items() if k != "dispatch.worker.id"}
+    state.apply(joined("dispatcher-tim", attributes=old_worker, at=1.0))
+    assert state.process_of(job("AJ_1", "AW_x", "running")) == "4242@box-1"
+    assert state.process_of(job("AJ_1", "AW_x", "running", identity="someone")) == ""
+
+
+def test_job_lines_and_health() -> None:
+    lost = job("AJ_9", "AW_z", "lost")
+    assert lost_job_notice(lost, "12@h") == (
+        "job AJ_9 on worker AW_z (pid 12@h) lost: the worker stopped; press d to re-dispatch"
+    )
+    assert describe_job(lost, "12@h") == lost_job_notice(lost, "12@h")
+    assert describe_job(job("", "", "unassigned")) == "dispatch AD_1: no job listed yet"
+    failed = job("AJ_3", "AW_z", "failed", error="agent worker left the room")
+    assert describe_job(failed) == "job AJ_3 failed on worker AW_z: agent worker left the room"
+    assert jobs_health([lost]) == "bad"
+    assert jobs_health([failed]) == "bad"
+    assert jobs_health([job("", "", "unassigned")]) == "pending"
+    assert jobs_health([]) == "pending"
+    assert jobs_health([lost, job("AJ_4", "AW_y", "running")]) == "ok"
+    assert room_worker([job("", "", "unassigned")]) == ""
+    assert room_worker([lost]) == "AW_z"
+
+
+def test_jobs_line_without_room_or_dispatch() -> None:
+    state = RoomState("")
+    assert jobs_text(state) == ("jobs: no room observed", "pending")
+    state.reset(ROOM, now=0.0)
+    state.apply(JobsListed(ROOM, (), at=1.0))
+    assert jobs_text(state)[0].startswith("jobs: the room has no agent dispatch")
+
+
+def test_reset_forgets_jobs_and_workers() -> None:
+    state = RoomState(ROOM)
+    state.apply(joined("dispatcher-tim", attributes=TIM_ON_A, at=1.0))
+    state.apply(JobsListed(ROOM, (job("AJ_1", "AW_a", "running"),), at=2.0))
+    state.reset("other", now=3.0)
+    assert state.jobs == () and state.jobs_at is None and state.worker_processes == {}
+
+
 IDENTITIES = st.sampled_from(["dispatcher-tim", "driver-chris", "agent_abc123", "viewer"])
 ROOMS = st.sampled_from([ROOM, ROOM, ROOM, "other-room"])
 TIMES = st.floats(min_value=0, max_value=1e6, allow_nan=False)
 ATTRS = st.dictionaries(
-    st.sampled_from(["dispatch.role", "lk.agent.state", "x"]),
-    st.sampled_from(["dispatcher", "driver", "speaking", "", "pilot"]),
+    st.sampled_from(["dispatch.role", "lk.agent.state", "x", "dispatch.worker.id"]),
+    st.sampled_from(["dispatcher", "driver", "speaking", "", "pilot", "AW_a"]),
     max_size=3,
 ).map(freeze_attributes)
 
@@ -391,6 +499,24 @@ EVENTS: st.SearchStrategy[DomainEvent] = st.one_of(
         at=TIMES,
     ),
     st.builds(
+        JobsListed,
+        room=ROOMS,
+        jobs=st.lists(
+            st.builds(
+                RoomJob,
+                job_id=st.sampled_from(["AJ_1", "AJ_2"]),
+                worker_id=st.sampled_from(["", "AW_a"]),
+                status=st.sampled_from(["running", "lost", "unassigned"]),
+                dispatch_id=st.just("AD_1"),
+                participant_identity=IDENTITIES,
+                error=st.just(""),
+                started_at=st.none() | TIMES,
+            ),
+            max_size=3,
+        ).map(tuple),
+        at=TIMES,
+    ),
+    st.builds(
         ObserverStatus,
         room=ROOMS,
         state=st.sampled_from(["connected", "reconnecting", "disconnected", "failed"]),
@@ -406,6 +532,7 @@ def test_any_event_sequence_keeps_the_invariants(sequence: list[DomainEvent]) ->
     for event in sequence:
         state.apply(event)
         state.dispatcher(), state.driver(), state.unmatched(), state.missing_roles()
+        jobs_text(state)
     assert len(state.transcript) <= TRANSCRIPT_CAP
     for view in state.participants():
         assert len(view.transcript) <= TRANSCRIPT_CAP

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from livekit import api, rtc
 from livekit.agents import AgentServer, JobExecutorType
+from reliability_support import wait_until_jobs_dispatched
 
 from agents.constants import (
     AGENT_NAME,
@@ -121,6 +122,7 @@ async def worker(livekit_server: LocalServer) -> AsyncIterator[Worker]:
     lkapi = api.LiveKitAPI(livekit_server.url, livekit_server.api_key, livekit_server.api_secret)
     try:
         await asyncio.wait_for(registered, TIMEOUT_S)
+        await wait_until_jobs_dispatched(livekit_server, 60)  # see its docstring
         yield Worker(server, events, lkapi)
     finally:
         await lkapi.aclose()
@@ -356,9 +358,15 @@ async def test_two_agents_talk_in_turns(worker: Worker, livekit_server: LocalSer
         tim_intervals = observer.speaking_intervals(TIM, end)
         chris_intervals = observer.speaking_intervals(CHRIS, end)
         assert len(tim_intervals) >= 3 and len(chris_intervals) >= 3
+        # The two agents' state attributes reach the observer over separate signal paths, so
+        # their order can flip by a few ms under load (seen: 1.4 ms); the worker-side turn
+        # gaps below check the hand-over exactly.
+        slack = 0.05
         for tim_start, tim_end in tim_intervals:
             for chris_start, chris_end in chris_intervals:
-                assert tim_end <= chris_start or chris_end <= tim_start, "agents talked over"
+                assert tim_end <= chris_start + slack or chris_end <= tim_start + slack, (
+                    "agents talked over"
+                )
 
         turns = [p for _, p in worker.events.of(room_name, "turn")]
         gaps = [

@@ -20,6 +20,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.worker import Worker, WorkerState
@@ -33,8 +34,9 @@ from tui.backend import (
     release_native_runtime,
 )
 from tui.control_plane import ControlPlaneError, RoomSummary
+from tui.control_plane_jobs import RoomWorkers
 from tui.diagnostics import Diagnostics, LogErrorCounter, summary, worst
-from tui.events import DomainEvent, ObserverStatus
+from tui.events import DomainEvent, JobsListed, ObserverStatus
 from tui.latency import LatencyBook
 from tui.log_bridge import LogCapture
 from tui.messages import (
@@ -49,8 +51,9 @@ from tui.screens.diagnostics import DiagnosticsScreen
 from tui.screens.help import HelpScreen, describe_bindings
 from tui.screens.scenario_picker import ScenarioPicker
 from tui.settings import DashboardOptions
-from tui.state import EXPECTED_ROLES, AgentRole, RoomState
+from tui.state import EXPECTED_ROLES, AgentRole, RoomState, lost_job_notice
 from tui.widgets.agent_pane import AgentPane
+from tui.widgets.jobs_line import JobsLine
 from tui.widgets.log_pane import LogPane
 from tui.widgets.room_list import RoomList
 from tui.widgets.status_bar import StatusBar
@@ -117,6 +120,8 @@ class DispatchApp(App[None]):
             self.diagnostics, time.monotonic, lambda: log_capture.formatter.secrets
         )
         self.rooms: list[RoomSummary] = []
+        self.room_workers = RoomWorkers()
+        """The worker of each room (for the room list) and the lost jobs already reported."""
         self.worker_status = WorkerStatus("off")
         self.server_status = ServerStatus("starting")
         self.backend = Backend(
@@ -150,6 +155,7 @@ class DispatchApp(App[None]):
                 yield Static(
                     "no room observed: press n to create one", id="room-title", markup=False
                 )
+                yield JobsLine("jobs: no room observed", id="jobs-line", markup=False)
                 with Horizontal(id="agent-panes"):
                     for role in EXPECTED_ROLES:
                         yield AgentPane(PANE_TITLES[role], role, id=f"pane-{role}")
@@ -210,13 +216,33 @@ class DispatchApp(App[None]):
             self.diagnostics.set_room(
                 observed.name, observed.created_at, now=time.monotonic(), wall_now=datetime.now(UTC)
             )
-            dispatches = await self.backend.control.list_dispatches(observed.name)
+            dispatches, jobs = await self.backend.control.list_jobs(observed.name)
             self.diagnostics.set_dispatches(observed.name, dispatches, time.monotonic())
+            self._post_domain_event(JobsListed(observed.name, tuple(jobs)))
+        await self._look_up_a_worker(rooms)
+        if self._backend_closed:
+            return
         self.rooms = rooms
         room_list = self.query_one(RoomList)
-        room_list.show_rooms(rooms, self.state.room or None)
+        room_list.show_rooms(rooms, self.state.room or None, self._worker_labels(rooms))
         if self.backend.observed_room is None and rooms and not self._quitting:
             self._switch_room(rooms[0].name)
+
+    async def _look_up_a_worker(self, rooms: list[RoomSummary]) -> None:
+        """Learn the worker of one more room for the room list (one room per refresh)."""
+        names = [room.name for room in rooms]
+        self.room_workers.keep_only(names)
+        room = self.room_workers.next_lookup(names, self.state.room, time.monotonic())
+        if room is not None:
+            # cosmetic: a room closing meanwhile is not worth an error
+            with contextlib.suppress(ControlPlaneError):
+                _, jobs = await self.backend.control.list_jobs(room)
+                self.room_workers.learn(room, jobs)
+
+    def _worker_labels(self, rooms: list[RoomSummary]) -> dict[str, str]:
+        """Room -> ``AW_… pid 1234@host`` for the rooms whose worker is known."""
+        self.room_workers.processes.update(self.state.worker_processes)
+        return self.room_workers.labels(room.name for room in rooms)
 
     @work(exclusive=True, group="observer", exit_on_error=False, name="observe room")
     async def _observe(self, room: str | None) -> None:
@@ -285,6 +311,16 @@ class DispatchApp(App[None]):
             self.query_one(StatusBar).set_observer(f"{event.state} {event.room}{detail}", health)
         self.state.apply(event)
         self.diagnostics.apply(event)
+        if isinstance(event, JobsListed) and event.room == self.state.room:
+            self._on_jobs_listed(event)
+
+    def _on_jobs_listed(self, event: JobsListed) -> None:
+        """Remember the room's worker for the room list; report each lost job once."""
+        self.room_workers.learn(event.room, event.jobs)
+        for job in self.room_workers.newly_lost(event.jobs):
+            notice = lost_job_notice(job, self.state.process_of(job))
+            logger.warning("room %s: %s", event.room, notice)
+            self.notify(notice, severity="error", timeout=15, markup=False)
 
     def on_worker_status_changed(self, message: WorkerStatusChanged) -> None:
         status = self.worker_status = message.status
@@ -369,15 +405,20 @@ class DispatchApp(App[None]):
         return f"No participant with {ROLE_RULES[role]}.{hint}"
 
     def _render_panes(self) -> None:
-        if self._backend_closed:
+        if self._backend_closed or self._quitting:
             return  # widgets may already be gone
         now = time.monotonic()
         # Re-render on change, and once a second for the "for 12 s" clocks.
         if self.state.version == self._rendered_version and now - self._rendered_at < 1.0:
             return
         self._rendered_version, self._rendered_at = self.state.version, now
+        try:
+            status_bar = self.query_one(StatusBar)
+        except NoMatches:
+            return  # the screen is being torn down
         checks = self.diagnostics.evaluate(now)
-        self.query_one(StatusBar).set_checks(summary(checks), CHECK_HEALTH[worst(checks)])
+        status_bar.set_checks(summary(checks), CHECK_HEALTH[worst(checks)])
+        self.query_one(JobsLine).show_jobs(self.state)
         for role in EXPECTED_ROLES:
             pane = self.query_one(f"#pane-{role}", AgentPane)
             view = self.state.for_role(role)

@@ -1,10 +1,10 @@
 """RMS level metering of PCM audio, throttled to a fixed reporting interval.
 
-Kept apart from the observer so the arithmetic is testable without a room. Frames from
-``rtc.AudioStream`` arrive every 10 ms; the dashboard needs a few level updates per second, so
-:class:`LevelMeter` accumulates energy over an interval and reports one value per interval. The
-RMS over the whole interval (not the last frame) is what a meter should show: a single loud frame
-in a silent interval is not "sound".
+Kept apart from the observer so the arithmetic is testable without a room. ``rtc.AudioStream``
+delivers 10 ms frames unless asked for longer ones (:func:`meter_frame_ms`); the dashboard needs a
+few level updates per second, so :class:`LevelMeter` accumulates energy over an interval and
+reports one value per interval. The RMS over the whole interval (not the last frame) is what a
+meter should show: a single loud frame in a silent interval is not "sound".
 """
 
 from __future__ import annotations
@@ -22,6 +22,22 @@ SOUND_THRESHOLD_DBFS = -50.0
 """Above this an interval counts as audible sound (speech is typically -30..-10 dBFS)."""
 
 _INT16_FULL_SCALE = 32768.0
+
+MAX_FRAME_MS = 50
+"""Longest frame a meter asks for: 20 frames a second per track instead of the SDK's 100."""
+MIN_FRAME_MS = 10
+"""The SDK's native frame: what a meter reporting more often than every 20 ms needs."""
+
+
+def meter_frame_ms(interval_s: float) -> int:
+    """Frame length for a meter reporting every ``interval_s``: at least two frames per interval.
+
+    Every frame is one event handed from the SDK's thread to the asyncio loop, and the meter only
+    needs the energy per interval; longer frames cost the same numpy work in fewer wake-ups.
+    A report can come up to one frame late, so the frame stays short next to the interval.
+    """
+    half_ms = int(interval_s * 1000 / 2) // MIN_FRAME_MS * MIN_FRAME_MS
+    return max(MIN_FRAME_MS, min(MAX_FRAME_MS, half_ms))
 
 
 def dbfs_from_mean_square(mean_square: float) -> float:

@@ -29,6 +29,14 @@ from tui.worker_runner import InProcessWorker, WorkerStatus
 
 logger = logging.getLogger("tui.backend")
 
+OBSERVER_LEVEL_INTERVAL_S = 0.2
+"""How often the dashboard's observer reports each agent's audio level.
+
+5 updates a second per agent are plenty for a meter (the panes redraw at most 4 times a second)
+and keep diagnostics' sound intervals whole (they allow 0.35 s between audible levels). The
+observer then takes 50 ms frames from the SDK (:func:`tui.audio_level.meter_frame_ms`).
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class ServerStatus:
@@ -142,8 +150,8 @@ class Backend:
                 WorkerStatus("failed", detail=str(exc), agent_name=AGENT_NAME)
             )
             return
-        # A dashboard should say "failed" soon rather than retry for minutes.
-        server.update_options(max_retry=3)
+        # The worker says "failed" soon if it cannot register at all, but once registered it
+        # outlives a slow server restart, reporting "reconnecting" (see tui.worker_runner).
         self._worker = InProcessWorker(server, self._sinks.worker_status, agent_name=AGENT_NAME)
         await self._worker.start()
 
@@ -180,9 +188,12 @@ class Backend:
             settings = self.settings
             assert settings is not None
             token = observer_token(settings.api_key, settings.api_secret, room)
-            # 5 level updates a second per agent are plenty for a meter; each one costs a render.
             observer = RoomObserver(
-                settings.url, token, room, self._sinks.domain_event, level_interval_s=0.2
+                settings.url,
+                token,
+                room,
+                self._sinks.domain_event,
+                level_interval_s=OBSERVER_LEVEL_INTERVAL_S,
             )
             self._observer = observer
             try:

@@ -58,18 +58,33 @@ STOP_TIMEOUT_S = 10.0
 """SIGTERM grace. A ``start`` worker drains (waits for its jobs to end) on SIGTERM, for up to
 its drain timeout: a conversation still running at shutdown is cut off by SIGKILL after this."""
 
-SHARED_MACHINE_NUM_CPUS = 64
-"""``NUM_CPUS`` given to local workers (see :class:`Cluster`).
+DEFAULT_WORKER_CAPACITY = 10
+"""Calls per worker (``DISPATCH_WORKER_CAPACITY``) given to local workers (see :class:`Cluster`).
 
-livekit-agents reports the worker's load as the CPU use of the whole machine (cgroup), divided
-by ``NUM_CPUS`` when set. livekit-server (v1.13.5) sends a job only to a node whose workers
-report a load below its target load (0.7): on a small machine where several workers, two
-server nodes and the tests share two cores, the reported load crosses 0.7 within seconds and
-the server then drops new dispatches ("no servers available"), with nothing retrying them.
-Every local worker sees the same machine-wide figure, so it says nothing about which worker is
-busier anyway. A large NUM_CPUS keeps the reported load low and lets the server's own
-weighted choice spread the jobs. Real deployments run one worker per machine and keep the
-real figure."""
+A worker with a capacity reports its load as calls in use / capacity instead of the whole
+machine's CPU. The CPU figure is the same for every worker on one machine, and on a small busy
+one it crosses livekit-server's target load (0.7) within seconds, after which the server drops
+new dispatches ("no servers available") with nothing retrying them. With a capacity, a worker
+counts as busy once it runs ``calls_per_worker(capacity)`` calls (7 of 10), so two workers
+take about 14 calls at once; real deployments size it to what one machine can run."""
+
+DEFAULT_WORKER_NODE = 0
+"""The node every local worker registers with, unless :class:`Cluster` is told otherwise.
+
+How livekit-server (v1.13.5) places a job, from its source and measured on this cluster: the
+nodes claim the job with their workers' spare load, and within the winning node the worker
+is drawn at random, weighted by its spare load. Workers report their load every 2.5 s, so in
+a burst of rooms every node claims with the same figure and which node wins is a race, not a
+choice: with one worker per node, ten rooms created at once landed 10/0, 2/8 and 5/5 (also
+19/1 of 20). With both workers on one node every job is a weighted draw between them: ten
+rooms at once landed 4/6, 3/7, 3/7 and 2/8, nothing dropped. Rooms on the other nodes reach
+the workers through Redis all the same."""
+
+
+def calls_per_worker(capacity: int, target_load: float = 0.7) -> int:
+    """Calls after which a worker of ``capacity`` reports a load at the server's target."""
+    return next(calls for calls in range(1, capacity + 1) if calls / capacity >= target_load)
+
 
 _REGISTERED = "registered worker"
 _WORKER_ID = re.compile(r"\bAW_[A-Za-z0-9]+\b")
@@ -378,8 +393,10 @@ class Cluster:
 
     Use as a context manager: ``start()`` stops whatever already started when a later part
     fails (or on Ctrl-C), and ``stop()`` stops workers, then nodes, then Redis, and is
-    idempotent. Worker ``i`` registers with node ``i % nodes``, so the jobs of every node's rooms
-    travel through Redis to workers registered elsewhere.
+    idempotent. Worker ``i`` registers with node ``worker_nodes[i]``, by default
+    :data:`DEFAULT_WORKER_NODE` for all (see there why), so the jobs of the other nodes' rooms
+    travel through Redis to workers registered elsewhere. ``capacity`` is each worker's
+    ``DISPATCH_WORKER_CAPACITY`` (:data:`DEFAULT_WORKER_CAPACITY`).
     """
 
     def __init__(
@@ -391,15 +408,27 @@ class Cluster:
         base_config: ServerConfig | None = None,
         workdir: Path | None = None,
         worker_env: dict[str, str] | None = None,
+        capacity: int = DEFAULT_WORKER_CAPACITY,
+        worker_nodes: Sequence[int] | None = None,
     ) -> None:
         if nodes < 1 or workers < 0:
             raise ValueError("a cluster needs at least one node and no negative worker count")
+        if capacity < 1:
+            raise ValueError("a worker's capacity is at least one call")
         self._node_count = nodes
         self._worker_count = workers
         self._voice = voice
         self._base = base_config or ServerConfig.generate()
-        # shared-machine default first, so that an explicit worker_env value wins
-        self._worker_env = {"NUM_CPUS": str(SHARED_MACHINE_NUM_CPUS), **(worker_env or {})}
+        self._worker_nodes = (
+            list(worker_nodes) if worker_nodes is not None else [DEFAULT_WORKER_NODE] * workers
+        )
+        if len(self._worker_nodes) != workers or not all(
+            0 <= node < nodes for node in self._worker_nodes
+        ):
+            raise ValueError(f"worker_nodes needs one node index (0..{nodes - 1}) per worker")
+        self.capacity = capacity
+        """Calls per worker (``DISPATCH_WORKER_CAPACITY``); an explicit worker_env value wins."""
+        self._worker_env = {"DISPATCH_WORKER_CAPACITY": str(capacity), **(worker_env or {})}
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="dispatch-tui-cluster-"))
         self.redis: RedisServer | None = None
         self.nodes: list[LocalServer] = []
@@ -451,7 +480,7 @@ class Cluster:
                     raise ClusterError(f"node {index}: {exc}") from None
                 say(f"node {index}: {node.url}")
             for index in range(self._worker_count):
-                node = self.nodes[index % len(self.nodes)]
+                node = self.nodes[self._worker_nodes[index]]
                 worker = HeadlessWorker(
                     index,
                     node.url,
@@ -536,6 +565,13 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--nodes", type=int, default=DEFAULT_NODES, help="server nodes (2)")
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="workers (2)")
     parser.add_argument(
+        "--capacity",
+        type=int,
+        default=DEFAULT_WORKER_CAPACITY,
+        help=f"calls per worker (DISPATCH_WORKER_CAPACITY, {DEFAULT_WORKER_CAPACITY}); the "
+        "server gives a worker no more jobs once it runs 70%% of it",
+    )
+    parser.add_argument(
         "--voice",
         choices=("offline", "realtime"),
         default=os.environ.get("DISPATCH_VOICE") or "offline",
@@ -558,6 +594,10 @@ def _describe(cluster: Cluster, env_file: Path) -> list[str]:
         lines.append(
             f"{worker.name}: pid {worker.pid}, id {worker.worker_id}, log {worker.log_path}"
         )
+    lines.append(
+        f"capacity: {cluster.capacity} calls per worker; the server gives a worker no more "
+        f"jobs once it runs {calls_per_worker(cluster.capacity)}"
+    )
     lines.append(f"logs: {cluster.workdir}")
     lines.append(f"dashboard: .venv/bin/dispatch-tui --env-file {env_file} --no-worker")
     lines.append("Ctrl-C stops the cluster.")
@@ -575,7 +615,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # from here on Ctrl-C only sets the flag: the start-up or the wait below ends in order and
     # the finally clause stops every child, whichever phase we were in
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    cluster = Cluster(nodes=args.nodes, workers=args.workers, voice=args.voice)
+    cluster = Cluster(
+        nodes=args.nodes, workers=args.workers, voice=args.voice, capacity=args.capacity
+    )
     env_file: Path = args.env_file
     written = ""
     try:

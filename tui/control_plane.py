@@ -35,6 +35,7 @@ from livekit import api
 
 from agents.constants import AGENT_NAME
 from agents.scenario import LOAD_ID_PATTERN, Scenario
+from tui.control_plane_jobs import RoomJob, jobs_of
 from tui.redaction import redact
 from tui.settings import LiveKitSettings
 
@@ -316,6 +317,26 @@ class ControlPlane:
             )
             for d in dispatches
         ]
+
+    async def list_jobs(self, room: str) -> tuple[list[DispatchSummary], list[RoomJob]]:
+        """The room's dispatches, and its jobs with the worker that runs each.
+
+        Works through any node of a cluster; see :mod:`tui.control_plane_jobs` for how a
+        ``lost`` or ``unassigned`` job is recognised.
+        """
+        action = f"list jobs of {room}"
+        async with self._guard(action):
+            if await self._find_room(room) is None:
+                raise ControlPlaneError(f"{action}: no active room named {room}", "not_found")
+            reply = await self._lk.room.list_participants(api.ListParticipantsRequest(room=room))
+            dispatches = list(await self._lk.agent_dispatch.list_dispatch(room))
+        summaries = [
+            DispatchSummary(
+                dispatch_id=d.id, agent_name=d.agent_name, room=d.room, num_jobs=len(d.state.jobs)
+            )
+            for d in dispatches
+        ]
+        return summaries, jobs_of(dispatches, {p.identity for p in reply.participants})
 
     async def delete_room(self, room: str) -> None:
         """Delete a room, disconnecting everyone in it (agents included)."""

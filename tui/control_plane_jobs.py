@@ -24,10 +24,16 @@ Facts measured on livekit-server v1.13.5 with two nodes (tests/test_cluster.py):
 from __future__ import annotations
 
 import time
-from typing import Final, NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import Final
 
 from livekit import api
 from livekit.protocol import agent, agent_dispatch
+
+from tui.events import RoomJob
+from tui.state import room_worker
+
+__all__ = ["LOST_GRACE_S", "RoomJob", "RoomWorkers", "job_status", "jobs_of", "room_jobs"]
 
 LOST_GRACE_S: Final = 30.0
 """A running job's participant may take this long to join (the job process starts, connects)
@@ -40,24 +46,6 @@ _STATUS: Final[dict[int, str]] = {
     agent.JobStatus.JS_FAILED: "failed",
     agent.JobStatus.JS_CANCELLED: "cancelled",
 }
-
-
-class RoomJob(NamedTuple):
-    """One agent job of a room; unpacks as ``(job_id, worker_id, status, ...)``.
-
-    ``status`` is ``pending``, ``running``, ``success``, ``failed``, ``cancelled``, ``lost``
-    (running per the server, but its participant left the room: the worker died) or
-    ``unassigned`` (a dispatch no worker took; ``job_id`` and ``worker_id`` are empty).
-    """
-
-    job_id: str
-    worker_id: str
-    status: str
-    dispatch_id: str
-    participant_identity: str
-    error: str
-    started_at: float | None
-    """Epoch seconds, or None when the server has not recorded a start."""
 
 
 def job_status(
@@ -116,3 +104,61 @@ async def room_jobs(lkapi: api.LiveKitAPI, room: str) -> list[RoomJob]:
     present = {participant.identity for participant in reply.participants}
     dispatches = await lkapi.agent_dispatch.list_dispatch(room)
     return jobs_of(list(dispatches), present)
+
+
+class RoomWorkers:
+    """What the dashboard remembers of jobs across rooms: the worker of each listed room, the
+    process of each worker, and which lost jobs it already reported (pure; no IO, no clock).
+
+    The observed room's jobs are listed on every refresh; other rooms are looked up one per
+    refresh (:meth:`next_lookup`), until their worker is known, so the room list can name the
+    worker of every room without a call per room per refresh.
+    """
+
+    def __init__(self, retry_s: float = 10.0) -> None:
+        self.retry_s = retry_s
+        """A room whose job is not listed yet is looked up again after this many seconds."""
+        self.workers: dict[str, str] = {}
+        """Room -> id of the worker running (or that last ran) its job."""
+        self.processes: dict[str, str] = {}
+        """Worker id -> ``pid@host``, from the job agents' attributes."""
+        self._looked_up: dict[str, float] = {}
+        self._reported: set[str] = set()
+
+    def keep_only(self, rooms: Iterable[str]) -> None:
+        """Forget rooms that are gone (a room name may be reused later)."""
+        names = set(rooms)
+        for cache in (self.workers, self._looked_up):
+            for gone in set(cache) - names:
+                del cache[gone]
+
+    def next_lookup(self, rooms: Iterable[str], observed: str, now: float) -> str | None:
+        """The room to look up now (and note it as looked up), or None."""
+        for room in rooms:
+            if room == observed or room in self.workers:
+                continue
+            if now - self._looked_up.get(room, -self.retry_s) < self.retry_s:
+                continue
+            self._looked_up[room] = now
+            return room
+        return None
+
+    def learn(self, room: str, jobs: Sequence[RoomJob]) -> None:
+        """Record the worker of ``room`` from its listed jobs, if one is listed."""
+        if worker := room_worker(jobs):
+            self.workers[room] = worker
+
+    def newly_lost(self, jobs: Iterable[RoomJob]) -> list[RoomJob]:
+        """The lost jobs not reported before (each is returned once, ever)."""
+        fresh = [j for j in jobs if j.status == "lost" and j.job_id not in self._reported]
+        self._reported.update(job.job_id for job in fresh)
+        return fresh
+
+    def labels(self, rooms: Iterable[str]) -> dict[str, str]:
+        """Room -> ``AW_… pid 1234@host`` (or only the worker id) for rooms with a known worker."""
+        labels: dict[str, str] = {}
+        for room in rooms:
+            if worker := self.workers.get(room):
+                process = self.processes.get(worker)
+                labels[room] = f"{worker} pid {process}" if process else worker
+        return labels

@@ -16,6 +16,11 @@ Facts measured on livekit-server 1.13.5 (see tests/test_faults_e2e.py):
   :attr:`Thresholds.dispatch_job_s`, well before the jobs list would tell.
 - A dispatch created while no worker serves its agent name is never delivered to a worker that
   registers later: the room needs a new dispatch.
+- A participant that publishes nothing is announced to others about 2.8 s after it joined; the
+  observer dates live joins by the server's join time, so track grace counts from the join.
+- A track whose publisher denies subscriptions (``set_track_subscription_permissions``) stays
+  published and unsubscribed with no rtc event at all (no ``track_subscription_failed``): only
+  the time it has gone unsubscribed tells.
 """
 
 from __future__ import annotations
@@ -38,7 +43,15 @@ from tui.events import (
     TranscriptSegment,
 )
 from tui.redaction import redact, redact_tokens
-from tui.state import EXPECTED_ROLES, AgentRole, AgentView, RoomState, overlap_seconds
+from tui.state import (
+    EXPECTED_ROLES,
+    AgentRole,
+    AgentView,
+    RoomState,
+    lost_job_finding,
+    overlap_seconds,
+    running_job,
+)
 
 if TYPE_CHECKING:
     from tui.control_plane import ControlPlaneError
@@ -76,8 +89,12 @@ class Thresholds:
     """A dispatch with no job and no agent in the room after this long was not accepted."""
     agent_join_s: float = 5.0
     """Grace for an agent to appear after observing starts (a job takes about 1 s locally)."""
-    track_grace_s: float = 5.0
-    """Grace for an agent's audio track to be published and subscribed after it joined."""
+    track_grace_s: float = 3.0
+    """Grace for an agent's audio track to be published after it joined, and subscribed after
+    it was published. A healthy agent publishes about 0.6 s after joining and the observer
+    subscribes within about 0.3 s. The join is dated by the server (the observer reports it), so
+    the ~2.8 s the server takes to announce a participant that publishes nothing are part of the
+    grace, not added to it: a missing track is reported about 3 s after the agent joined."""
     silent_speaking_s: float = 1.5
     """An agent "speaking" (``lk.agent.state``) with a silent track for this long fails."""
     silent_track_s: float = 30.0
@@ -432,6 +449,13 @@ class _Context:
             return None
         return max(0.0, self.now - min(d.since for d in expected))
 
+    def _lost_job(self) -> str | None:
+        """The finding for a lost job of the room when none of its jobs runs any more."""
+        if running_job(self.state.jobs) is not None:
+            return None
+        lost = [job for job in self.state.jobs if job.status == "lost"]
+        return lost_job_finding(lost[-1], self.state.process_of(lost[-1])) if lost else None
+
     # -- server, worker, dispatch
 
     def server(self) -> list[Check]:
@@ -489,8 +513,8 @@ class _Context:
                     title,
                     "fail",
                     f"no worker for {name!r} answered the dispatch within {unanswered:.0f} s",
-                    "start the worker (python agents/multi_agent_worker.py dev) before "
-                    "creating rooms",
+                    "start the worker (python agents/multi_agent_worker.py dev), then "
+                    "re-dispatch (key d in the dashboard) or create a new room",
                 )
             else:
                 check = Check(
@@ -521,6 +545,14 @@ class _Context:
                 "ok",
                 f"registered as {worker.worker_id} for {worker.agent_name!r}",
             )
+        elif worker.state == "reconnecting":
+            registered = Check(
+                "worker.registered",
+                title,
+                "warn",
+                f"lost the server {since:.0f} s ago; reconnecting ({_one_line(worker.detail)})",
+                "check that livekit-server is running; the worker registers again by itself",
+            )
         elif worker.state == "failed":
             registered = Check(
                 "worker.registered",
@@ -547,13 +579,33 @@ class _Context:
             return Check("worker.before_room", title, "pending", "worker not registered")
         if registered <= created:
             return Check("worker.before_room", title, "ok", "the worker was ready for the room")
+        expected = self._expected()
+        if any(d.num_jobs for d in expected):
+            return Check("worker.before_room", title, "ok", "a worker took this room's job")
+        if self.e._dispatch_room == self.room:
+            if not expected:
+                return Check(
+                    "worker.before_room",
+                    title,
+                    "pending",
+                    f"no dispatch for {self._serving_name()!r}",
+                )
+            if any(d.since > registered for d in expected):
+                return Check(
+                    "worker.before_room",
+                    title,
+                    "pending",
+                    "dispatched again after the worker registered; waiting for the job",
+                )
+        # livekit-server never hands a dispatch made while no worker served its agent name to a
+        # worker that registers later (tests/test_faults_e2e.py): only a new dispatch helps.
         return Check(
             "worker.before_room",
             title,
             "fail",
             f"the worker registered {registered - created:.0f} s after room {self.room} was "
             "created, so its dispatch was never delivered",
-            "press d to re-dispatch, or create a new room",
+            "press d to re-dispatch the room, or create a new one (dispatch-tui create-room)",
         )
 
     def dispatch(self) -> list[Check]:
@@ -605,9 +657,14 @@ class _Context:
                 f"no dispatch for {name!r}: no worker will take this room",
                 "press d to dispatch the right agent",
             )
+        elif (lost := self._lost_job()) is not None:
+            job = Check("dispatch.job", job_title, "fail", lost, "press d to re-dispatch")
         elif self._agents_joined() or any(d.num_jobs for d in expected):
             jobs = sum(d.num_jobs for d in expected)
             how = f"{jobs} job(s) listed" if jobs else "agents joined"
+            if (running := running_job(self.state.jobs)) is not None:
+                pid = self.state.process_of(running)
+                how += f"; worker {running.worker_id}" + (f", pid {pid}" if pid else "")
             job = Check("dispatch.job", job_title, "ok", f"job accepted ({how})")
         else:
             waited = self._job_unanswered_for() or 0.0
@@ -778,7 +835,11 @@ class _Context:
                 "see the worker log; press d to dispatch again",
             )
         missing = self.state.missing_for(role, self.now) or 0.0
-        if missing <= self.t.agent_join_s and self._job_unanswered_for() is None:
+        # an unanswered dispatch explains the absence early, once it counts as not accepted
+        unanswered = self._job_unanswered_for()
+        if missing <= self.t.agent_join_s and (
+            unanswered is None or unanswered <= self.t.dispatch_job_s
+        ):
             return Check(check_id, title, "pending", f"waiting for {label} ({missing:.0f} s)")
         return Check(
             check_id,
@@ -840,13 +901,20 @@ class _Context:
                 "unmute the agent's track (a muted publication sends nothing)",
             )
         if not track.subscribed:
-            late = self.now - track.updated_at > self.t.track_grace_s
-            return Check(
-                check_id,
-                title,
-                "warn" if late else "pending",
-                f"track {track.sid} not subscribed yet",
-            )
+            # No rtc event says why: a publisher that denies subscriptions
+            # (set_track_subscription_permissions) leaves the track published, never subscribed.
+            waited = self.now - track.updated_at
+            if waited > self.t.track_grace_s:
+                return Check(
+                    check_id,
+                    title,
+                    "fail",
+                    f"could not subscribe to {track.sid}: published {waited:.0f} s ago, "
+                    "still not subscribed",
+                    "let every participant subscribe (track subscription permissions); "
+                    "check the server's rtc ports",
+                )
+            return Check(check_id, title, "pending", f"track {track.sid} not subscribed yet")
         return self._loudness(view, check_id, title)
 
     def _loudness(self, view: AgentView, check_id: str, title: str) -> Check:

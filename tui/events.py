@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Literal, NamedTuple, TypeAlias
 
 Attributes: TypeAlias = tuple[tuple[str, str], ...]
 """Participant attributes as sorted ``(key, value)`` pairs: immutable, hashable, comparable."""
@@ -180,6 +180,38 @@ class TranscriptSegment:
     at: float = field(default_factory=_now)
 
 
+class RoomJob(NamedTuple):
+    """One agent job of a room, as the server lists it; unpacks as ``(job_id, worker_id, status,
+    ...)``. Built by :func:`tui.control_plane_jobs.jobs_of`.
+
+    ``status`` is ``pending``, ``running``, ``success``, ``failed``, ``cancelled``, ``lost``
+    (running per the server, but its participant left the room: the worker died) or
+    ``unassigned`` (a dispatch no worker took; ``job_id`` and ``worker_id`` are empty).
+    """
+
+    job_id: str
+    worker_id: str
+    status: str
+    dispatch_id: str
+    participant_identity: str
+    error: str
+    started_at: float | None
+    """Epoch seconds, or None when the server has not recorded a start."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobsListed:
+    """The server's agent jobs of the room, as just listed (the dashboard polls for them).
+
+    ``jobs`` holds every job of every dispatch of the room, with one ``unassigned`` entry per
+    dispatch that has no job yet; see :class:`RoomJob`.
+    """
+
+    room: str
+    jobs: tuple[RoomJob, ...]
+    at: float = field(default_factory=_now)
+
+
 DomainEvent: TypeAlias = (
     ObserverStatus
     | ParticipantJoined
@@ -190,6 +222,7 @@ DomainEvent: TypeAlias = (
     | AudioLevel
     | ConnectionQualityChanged
     | TranscriptSegment
+    | JobsListed
 )
 """Everything an adapter may hand to a sink."""
 
@@ -203,5 +236,6 @@ DOMAIN_EVENT_TYPES: tuple[type, ...] = (
     AudioLevel,
     ConnectionQualityChanged,
     TranscriptSegment,
+    JobsListed,
 )
 """The members of :data:`DomainEvent`, for ``isinstance`` checks and exhaustive tests."""

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final
 
@@ -34,7 +36,7 @@ import numpy as np
 from livekit import api, rtc
 
 from agents.constants import TRANSCRIPTION_TOPIC
-from tui.audio_level import LevelMeter
+from tui.audio_level import LevelMeter, meter_frame_ms
 from tui.events import (
     ActiveSpeakers,
     AttributesChanged,
@@ -62,8 +64,10 @@ TRACK_ID_ATTRIBUTE: Final = "lk.transcribed_track_id"
 
 METER_SAMPLE_RATE: Final = 16_000
 """Frames are resampled to this rate by the SDK; a level meter needs no more, numpy does less."""
-METER_QUEUE_FRAMES: Final = 50
-"""Bounded frame queue per track (0.5 s): if the loop stalls, old frames are dropped."""
+METER_QUEUE_S: Final = 0.5
+"""Bounded frame queue per track: if the loop stalls longer, old frames are dropped."""
+MAX_ANNOUNCE_DELAY_S: Final = 5.0
+"""At most this much earlier than its announcement is a live join dated (see server_join_time)."""
 
 _EVENTS: Final[tuple[str, ...]] = (
     "participant_connected",
@@ -127,6 +131,22 @@ def quality_name(quality: int) -> str:
         return rtc.ConnectionQuality(quality).name.removeprefix("QUALITY_").lower()
     except ValueError:
         return str(quality)
+
+
+def server_join_time(participant: rtc.Participant, now: float) -> float:
+    """When the server says ``participant`` joined, on the monotonic clock of ``now``.
+
+    livekit-server 1.13.5 announces a participant that publishes nothing about 2.8 s after it
+    joined (one that publishes, with its first track): a live join is dated by the server, so
+    "no audio track for N s" counts from the join (tests/test_faults_e2e.py). The correction is
+    capped at :data:`MAX_ANNOUNCE_DELAY_S`, so a remote server's clock cannot date a join far
+    into the past.
+    """
+    joined = participant.joined_at
+    if joined is None:
+        return now
+    delay = (datetime.now(UTC) - joined).total_seconds()
+    return now - min(max(delay, 0.0), MAX_ANNOUNCE_DELAY_S)
 
 
 def disconnect_reason_name(reason: int | None) -> str:
@@ -332,17 +352,18 @@ class RoomObserver:
                 self._on_connection_quality_changed(participant, participant.connection_quality)
         return len(participants)
 
-    def _joined(self, participant: rtc.Participant) -> None:
-        self._emit(
-            ParticipantJoined(
-                room=self.room_name,
-                identity=participant.identity,
-                name=participant.name,
-                kind=kind_name(participant.kind),
-                attributes=freeze_attributes(participant.attributes),
-                sid=participant.sid,
-            )
+    def _joined(self, participant: rtc.Participant, *, live: bool = False) -> None:
+        event = ParticipantJoined(
+            room=self.room_name,
+            identity=participant.identity,
+            name=participant.name,
+            kind=kind_name(participant.kind),
+            attributes=freeze_attributes(participant.attributes),
+            sid=participant.sid,
         )
+        if live:  # a replayed participant may have been there for hours: count from now
+            event = dataclasses.replace(event, at=server_join_time(participant, event.at))
+        self._emit(event)
 
     def _track(
         self,
@@ -368,7 +389,7 @@ class RoomObserver:
     # -- rtc event handlers (called on the loop, synchronously, by the room's event task)
 
     def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
-        self._joined(participant)
+        self._joined(participant, live=True)
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         for sid, owner in list(self._meter_owner.items()):
@@ -515,11 +536,14 @@ class RoomObserver:
             task.cancel()  # awaited by aclose() through self._tasks
 
     async def _meter(self, identity: str, sid: str, track: rtc.RemoteAudioTrack) -> None:
+        frame_ms = meter_frame_ms(self._level_interval_s)
         stream = rtc.AudioStream.from_track(
             track=track,
             sample_rate=METER_SAMPLE_RATE,
             num_channels=1,
-            capacity=METER_QUEUE_FRAMES,
+            # longer frames, fewer wake-ups of the loop (each frame is one cross-thread event)
+            frame_size_ms=frame_ms,
+            capacity=max(1, round(METER_QUEUE_S * 1000 / frame_ms)),
         )
         meter = LevelMeter(self._level_interval_s)
         try:

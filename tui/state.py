@@ -15,11 +15,17 @@ dispatcher and ``driver``/``chris`` the driver (case-insensitive); any other age
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias
 
-from agents.constants import AGENT_STATE_ATTRIBUTE, ROLE_ATTRIBUTE
+from agents.constants import (
+    AGENT_STATE_ATTRIBUTE,
+    ROLE_ATTRIBUTE,
+    WORKER_HOST_ATTRIBUTE,
+    WORKER_ID_ATTRIBUTE,
+    WORKER_PID_ATTRIBUTE,
+)
 from tui.audio_level import SOUND_THRESHOLD_DBFS
 from tui.events import (
     ActiveSpeakers,
@@ -27,10 +33,12 @@ from tui.events import (
     AudioLevel,
     ConnectionQualityChanged,
     DomainEvent,
+    JobsListed,
     ObserverState,
     ObserverStatus,
     ParticipantJoined,
     ParticipantLeft,
+    RoomJob,
     TrackUpdate,
     TranscriptSegment,
 )
@@ -281,6 +289,13 @@ class RoomState:
         self.ignored = 0
         self.version = 0
         """Incremented on every change: a cheap "anything new?" check for renderers."""
+        self.jobs: tuple[RoomJob, ...] = ()
+        """The room's agent jobs as last listed by the server (see :class:`JobsListed`)."""
+        self.jobs_at: float | None = None
+        """When the jobs were last listed, None before the first listing."""
+        self.worker_processes: dict[str, str] = {}
+        """Worker id -> ``pid@host``, from the attributes of every agent seen in the room (a
+        worker that died stays here after its agent left or was replaced)."""
         self._participants: dict[str, AgentView] = {}
         self._handlers: dict[type[Any], Callable[[Any], bool]] = {
             AudioLevel: self._on_level,  # first: by far the most frequent
@@ -292,6 +307,7 @@ class RoomState:
             ParticipantLeft: self._on_left,
             ConnectionQualityChanged: self._on_quality,
             ObserverStatus: self._on_observer,
+            JobsListed: self._on_jobs,
         }
 
     def reset(self, room: str, *, now: float = 0.0) -> None:
@@ -304,6 +320,8 @@ class RoomState:
         self.active_speakers = ()
         self.transcript.clear()
         self.ignored = 0
+        self.jobs, self.jobs_at = (), None
+        self.worker_processes.clear()
         self._participants.clear()
         self.version += 1
 
@@ -401,6 +419,7 @@ class RoomState:
         view.agent_state = attributes.get(AGENT_STATE_ATTRIBUTE)
         view.counters.attribute_changes += 1
         view._reclassify()
+        self._note_worker(attributes)
         return True
 
     def _on_track(self, event: TrackUpdate) -> bool:
@@ -434,6 +453,7 @@ class RoomState:
 
     def _on_joined(self, event: ParticipantJoined) -> bool:
         attributes = event.attribute_map
+        self._note_worker(attributes)
         view = self._participants.get(event.identity)
         if view is not None and view.connected:
             # Seen again (e.g. the observer replayed the room after reconnecting): refresh only.
@@ -500,7 +520,32 @@ class RoomState:
             self.active_speakers = ()
         return True
 
+    def _on_jobs(self, event: JobsListed) -> bool:
+        self.jobs_at = event.at
+        if event.jobs == self.jobs:
+            return False
+        self.jobs = event.jobs
+        return True
+
+    def _note_worker(self, attributes: Mapping[str, str]) -> None:
+        worker_id = attributes.get(WORKER_ID_ATTRIBUTE)
+        if worker_id:
+            self.worker_processes[worker_id] = _process(attributes)
+
     # -- reading
+
+    def process_of(self, job: RoomJob) -> str:
+        """``pid@host`` of the worker process running ``job``, or "" when not known.
+
+        By worker id (the ``dispatch.worker.id`` attribute of the job's agent); for a worker
+        that does not set it, from the job participant's own attributes.
+        """
+        if job.worker_id in self.worker_processes:
+            return self.worker_processes[job.worker_id]
+        view = self._participants.get(job.participant_identity)
+        if view is not None and WORKER_ID_ATTRIBUTE not in view.attributes:
+            return _process(view.attributes)
+        return ""
 
     def get(self, identity: str) -> AgentView | None:
         return self._participants.get(identity)
@@ -575,6 +620,67 @@ class RoomState:
         if dispatcher is None or driver is None:
             return 0.0
         return overlap_seconds(dispatcher.speaking_intervals, driver.speaking_intervals)
+
+
+def _process(attributes: Mapping[str, str]) -> str:
+    pid = attributes.get(WORKER_PID_ATTRIBUTE, "")
+    host = attributes.get(WORKER_HOST_ATTRIBUTE, "")
+    return f"{pid}@{host}" if pid and host else pid
+
+
+# --------------------------------------------------------------------------- jobs
+
+JobsHealth: TypeAlias = Literal["ok", "pending", "bad"]
+
+
+def lost_job_finding(job: RoomJob, process: str = "") -> str:
+    """What happened to a lost job: ``job AJ_… on worker AW_… (pid P) lost: …``."""
+    pid = f" (pid {process})" if process else ""
+    return f"job {job.job_id} on worker {job.worker_id}{pid} lost: the worker stopped"
+
+
+def lost_job_notice(job: RoomJob, process: str = "") -> str:
+    """The one-line notice for a lost job (its worker stopped while the call ran)."""
+    return f"{lost_job_finding(job, process)}; press d to re-dispatch"
+
+
+def running_job(jobs: Iterable[RoomJob]) -> RoomJob | None:
+    """The latest running job, if any."""
+    running = [job for job in jobs if job.status == "running"]
+    return max(running, key=lambda job: job.started_at or 0.0) if running else None
+
+
+def describe_job(job: RoomJob, process: str = "") -> str:
+    """One job for the jobs line: ``job AJ_… running on worker AW_… (pid 1234@host)``."""
+    if job.status == "unassigned":
+        return f"dispatch {job.dispatch_id}: no job listed yet"
+    if job.status == "lost":
+        return lost_job_notice(job, process)
+    worker = f" on worker {job.worker_id}" if job.worker_id else ""
+    pid = f" (pid {process})" if process else ""
+    error = f": {job.error}" if job.error else ""
+    return f"job {job.job_id} {job.status}{worker}{pid}{error}"
+
+
+def jobs_health(jobs: Iterable[RoomJob]) -> JobsHealth:
+    """``ok`` while a job runs; ``bad`` when none runs and one was lost or failed; else
+    ``pending`` (no job listed yet, or none at all)."""
+    statuses = {job.status for job in jobs}
+    if "running" in statuses:
+        return "ok"
+    if statuses & {"lost", "failed"}:
+        return "bad"
+    return "pending"
+
+
+def room_worker(jobs: Sequence[RoomJob]) -> str:
+    """The worker id to show for a room: its running job's, else its latest job's, else ""."""
+    with_worker = [job for job in jobs if job.worker_id]
+    running = [job for job in with_worker if job.status == "running"]
+    chosen = running or with_worker
+    if not chosen:
+        return ""
+    return max(chosen, key=lambda job: job.started_at or 0.0).worker_id
 
 
 def _recent(lines: deque[TranscriptLine], segment_id: str) -> TranscriptLine | None:

@@ -2,6 +2,11 @@
 
 The server's jobs run on their own threads (JobExecutorType.THREAD); this module only owns the
 server task and turns its life into WorkerStatus values for a plain callable sink.
+
+Retry policy: the first registration must succeed within ``REGISTER_TIMEOUT_S`` (a wrong URL or
+key says ``failed`` at once). Once registered, a lost server is retried for about an hour
+(``RECONNECT_MAX_RETRY``), reported as ``reconnecting``: a restart of livekit-server, however
+slow, leaves a worker that registers again, and the running jobs keep their threads meanwhile.
 """
 
 from __future__ import annotations
@@ -22,12 +27,33 @@ logger = logging.getLogger("tui.worker")
 # so nothing else in the process (or its children) inherits a secret it was not given.
 _ENV_WRITTEN_BY_SERVER = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 
-WorkerState = Literal["off", "starting", "registered", "failed", "stopped"]
+WorkerState = Literal["off", "starting", "registered", "reconnecting", "failed", "stopped"]
+
+REGISTER_TIMEOUT_S = 10.0
+"""How long the first registration may take before the worker reports ``failed``."""
+RECONNECT_MAX_RETRY = 360
+"""Connection attempts AgentServer makes before it gives up; see ``retry_budget_s``."""
+_CONNECTION_CHECK_S = 0.5
+"""How often the worker's connection state is looked at (AgentServer reports no loss)."""
+
+
+def retry_budget_s(max_retry: int) -> float:
+    """Seconds AgentServer keeps retrying a lost server before it gives up.
+
+    livekit-agents 1.8.9 ``_connection_task`` sleeps ``min(retry_count * 2, 10)`` s before
+    each retry and raises once ``retry_count`` reaches ``max_retry``: 0 + 2 + 4 + 6 + 8 + 10
+    + 10 + ... (about an hour for ``RECONNECT_MAX_RETRY``).
+    """
+    return float(sum(min(count * 2, 10) for count in range(max_retry)))
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerStatus:
-    """What the in-process worker is doing, for the header and diagnostics."""
+    """What the in-process worker is doing, for the header and diagnostics.
+
+    ``reconnecting``: the worker lost the server it had registered with and is retrying;
+    ``worker_id`` is the lost registration's, ``detail`` says since when and for how long.
+    """
 
     state: WorkerState
     worker_id: str = ""
@@ -36,7 +62,10 @@ class WorkerStatus:
 
 
 class InProcessWorker:
-    """Start ``server.run()`` as a task, report registration and failure, close it cleanly."""
+    """Start ``server.run()`` as a task, report registration, loss and failure, close cleanly.
+
+    Takes over the server's ``max_retry`` (``RECONNECT_MAX_RETRY`` unless given).
+    """
 
     def __init__(
         self,
@@ -44,14 +73,20 @@ class InProcessWorker:
         on_status: Callable[[WorkerStatus], None],
         *,
         agent_name: str = "",
+        register_timeout_s: float = REGISTER_TIMEOUT_S,
+        max_retry: int | None = None,
     ) -> None:
         self._server = server
         self._on_status = on_status
         self._agent_name = agent_name
+        self._register_timeout_s = register_timeout_s
+        # read at call time, so a test can shorten the budget of the dashboard's worker
+        self._max_retry = RECONNECT_MAX_RETRY if max_retry is None else max_retry
         self._task: asyncio.Task[None] | None = None
         self._settled = asyncio.Event()
-        self._saved_env: dict[str, str | None] = {}
         """Set once the worker registered or failed."""
+        self._registered = asyncio.Event()
+        self._saved_env: dict[str, str | None] = {}
         self.status = WorkerStatus("off", agent_name=agent_name)
 
     def _report(self, status: WorkerStatus) -> None:
@@ -64,25 +99,75 @@ class InProcessWorker:
         version = getattr(server_info, "version", "")
         detail = f"server {version}" if version else ""
         logger.info("worker registered as %s (agent name %r)", worker_id, self._agent_name)
+        self._registered.set()
         self._report(WorkerStatus("registered", worker_id, detail, self._agent_name))
 
     async def start(self) -> None:
         """Start the server task; returns at once, registration is reported later."""
         if self._task is not None:
             raise RuntimeError("worker already started")
+        self._server.update_options(max_retry=self._max_retry)
         self._server.on("worker_registered", self._on_registered)
         self._report(WorkerStatus("starting", agent_name=self._agent_name))
         self._saved_env = {name: os.environ.get(name) for name in _ENV_WRITTEN_BY_SERVER}
         self._task = asyncio.create_task(self._run(), name="dispatch-tui-agent-server")
 
     async def _run(self) -> None:
+        run = asyncio.ensure_future(self._server.run(devmode=True))
         try:
-            await self._server.run(devmode=True)
+            registered = asyncio.ensure_future(self._registered.wait())
+            try:
+                await asyncio.wait(
+                    {run, registered},
+                    timeout=self._register_timeout_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                registered.cancel()
+            if not run.done() and not self._registered.is_set():
+                self._server.off("worker_registered", self._on_registered)
+                self._fail(
+                    f"failed to connect to livekit: not registered within "
+                    f"{self._register_timeout_s:g}s (check LIVEKIT_URL and the API key)"
+                )
+                await self._server.aclose()
+            while not run.done():
+                await asyncio.wait({run}, timeout=_CONNECTION_CHECK_S)
+                self._check_connection()
+            run.result()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the server's own errors are one-line RuntimeErrors
-            logger.error("agent worker failed: %s", exc)
-            self._report(WorkerStatus("failed", detail=str(exc), agent_name=self._agent_name))
+            self._fail(str(exc))
+        finally:
+            if not run.done():
+                run.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await run
+
+    def _fail(self, detail: str) -> None:
+        logger.error("agent worker failed: %s", detail)
+        self._report(WorkerStatus("failed", detail=detail, agent_name=self._agent_name))
+
+    def _check_connection(self) -> None:
+        """Report ``reconnecting`` once a registered worker is connecting again.
+
+        AgentServer emits nothing when it loses the server; ``_connecting`` (livekit-agents
+        1.8.9) is True from the loss until the next registration, which emits
+        ``worker_registered`` again.
+        """
+        if self.status.state != "registered" or not getattr(self._server, "_connecting", False):
+            return
+        budget_min = retry_budget_s(self._max_retry) / 60
+        logger.warning("agent worker lost the LiveKit server; reconnecting")
+        self._report(
+            WorkerStatus(
+                "reconnecting",
+                self.status.worker_id,
+                f"lost the LiveKit server; retrying for up to {budget_min:.0f} min",
+                self._agent_name,
+            )
+        )
 
     async def wait_registered(self, timeout_s: float) -> WorkerStatus:
         """Wait until the worker registered or failed (for tests and the CLI)."""

@@ -93,6 +93,23 @@ def transcript_text(lines: list[TranscriptLine]) -> Text:
     return text
 
 
+def _update_in_place(static: Static, text: Text) -> None:
+    """Show ``text`` in ``static``, re-laying out the screen only if its height changes.
+
+    A layout reflows and repaints the whole screen (and the log's scroll bars); a repaint only
+    redraws the widget. Level meters and streamed transcript words change the text several times
+    a second but its wrapped height rarely, so most updates need no layout.
+    """
+    static.update(text, layout=False)  # also clears the cached content height
+    width = static.content_size.width
+    if (
+        not width
+        or static.get_content_height(static.content_size, static.app.size, width)
+        != static.content_size.height
+    ):
+        static.refresh(layout=True)
+
+
 class AgentPane(Vertical):
     """A live view of one agent; shows why it is missing when it is not in the room."""
 
@@ -101,6 +118,7 @@ class AgentPane(Vertical):
         self._title = title
         self._role = role
         self._shown_transcript: tuple[int, int] = (-1, -1)
+        self._shown_title = ""
         self._info = Text()
         self._transcript = Text()
 
@@ -110,7 +128,7 @@ class AgentPane(Vertical):
             yield Static(id=f"{self.id}-transcript", classes="transcript-text")
 
     def on_mount(self) -> None:
-        self.border_title = self._title
+        self._set_title(self._title)
         self.show_missing("not observing a room yet", None)
 
     def show_missing(self, why: str, missing_for: float | None) -> None:
@@ -129,26 +147,30 @@ class AgentPane(Vertical):
         self.set_class(view.speaking, "-speaking")
         self.set_class(not view.connected, "-left")
         label = view.name or view.identity
-        self.border_title = f"{self._title}: {label}" if label != self._title else self._title
+        self._set_title(f"{self._title}: {label}" if label != self._title else self._title)
         self._set_info(describe_agent(view, now, latency))
         # The transcript only changes with a transcript event: skip re-rendering otherwise.
         self._set_transcript(view.lines(), (id(view), view.counters.transcript_updates))
 
+    def _set_title(self, title: str) -> None:
+        # Setting border_title repaints the whole pane (border, status and transcript), even
+        # to the same value: at 4 renders a second that was most of the dashboard's drawing.
+        if title != self._shown_title:
+            self._shown_title = title
+            self.border_title = title
+
     def _set_info(self, text: Text) -> None:
         if text == self._info:
             return
-        # Level meters change ~10 times a second; re-laying out the whole screen for each was
-        # the dashboard's main CPU cost. Only a change in line count needs a new layout.
-        same_height = text.plain.count("\n") == self._info.plain.count("\n")
         self._info = text
-        self.query_one(f"#{self.id}-info", Static).update(text, layout=not same_height)
+        _update_in_place(self.query_one(f"#{self.id}-info", Static), text)
 
     def _set_transcript(self, lines: list[TranscriptLine], version: tuple[int, int]) -> None:
         if version == self._shown_transcript:
             return
         self._shown_transcript = version
         self._transcript = transcript_text(lines)
-        self.query_one(f"#{self.id}-transcript", Static).update(self._transcript)
+        _update_in_place(self.query_one(f"#{self.id}-transcript", Static), self._transcript)
         scroll = self.query_one(".agent-transcript", VerticalScroll)
         scroll.scroll_end(animate=False)
 

@@ -42,6 +42,7 @@ class LogPane(Vertical):
         super().__init__(id=id)
         self._buffer = buffer
         self._log_path = log_path
+        self._status_text = ""
         self._history: deque[LogLine] = deque(maxlen=max_lines)
         """Recent lines, kept so a filter change can re-render without re-reading the file."""
         self._max_lines = max_lines
@@ -98,11 +99,14 @@ class LogPane(Vertical):
         follow = "following" if self.following else "PAUSED"
         search = f"  search: {self.search!r}" if self.search else ""
         dropped = f"  dropped: {self.dropped_total}" if self.dropped_total else ""
-        status = self.query_one("#log-status", Static)
-        status.update(
+        text = (
             f"level ≥ {LEVELS[self.level_index][0]}  {follow}{search}{dropped}  "
             f"file: {self._log_path}"
         )
+        status = self.query_one("#log-status", Static)
+        if text != self._status_text:  # an update re-lays out the screen: skip unchanged text
+            self._status_text = text
+            status.update(text)
         status.set_class(not self.following, "-paused")
 
     def cycle_level(self) -> None:

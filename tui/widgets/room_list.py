@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from textual.widgets import OptionList
@@ -20,8 +20,8 @@ class RoomRow(Protocol):
 
 
 class RoomList(OptionList):
-    """Rooms by name, newest list from the server; keeps the highlight on the same room name
-    across refreshes."""
+    """Rooms by name with their participant count and, once known, the worker running each
+    room's job; keeps the highlight on the same room name across refreshes."""
 
     BINDINGS = [("j", "cursor_down", "Next room"), ("k", "cursor_up", "Previous room")]
 
@@ -29,9 +29,21 @@ class RoomList(OptionList):
         super().__init__(id=id, markup=False)
         self.room_names: list[str] = []
 
-    def show_rooms(self, rooms: Sequence[RoomRow], observed: str | None) -> None:
+    def show_rooms(
+        self,
+        rooms: Sequence[RoomRow],
+        observed: str | None,
+        workers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Show ``rooms``; ``workers`` maps a room to the worker running its job, if known."""
         names = [room.name for room in rooms]
-        labels = [f"{room.name}  ({room.num_participants})" for room in rooms]
+        workers = workers or {}
+        labels = [
+            f"{room.name}  ({room.num_participants})"
+            # on its own line: a worker label beside the name would wrap in the narrow list
+            + (f"\n  {workers[room.name]}" if room.name in workers else "")
+            for room in rooms
+        ]
         current = [str(option.prompt) for option in self.options]
         if labels == current:
             return

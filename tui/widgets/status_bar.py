@@ -12,7 +12,19 @@ STATE_CLASSES = ("-ok", "-pending", "-bad")
 class StatusItem(Static):
     """A labelled status whose colour comes from a class: -ok, -pending or -bad."""
 
+    _shown: tuple[str, str] | None = None
+
+    @property
+    def text(self) -> str:
+        """The text as last shown."""
+        return self._shown[0] if self._shown else ""
+
     def show(self, text: str, health: str) -> None:
+        # Static.update re-lays out the whole screen even for unchanged text, and the checks
+        # line is set on every pane render (4 times a second during a call).
+        if (text, health) == self._shown:
+            return
+        self._shown = (text, health)
         self.update(text)
         for cls in STATE_CLASSES:
             self.set_class(cls == f"-{health}", cls)
