@@ -178,9 +178,19 @@ class ClusterSession:
         creation means "not recorded yet". Server state has no event to wait on: poll.
         """
         deadline = time.monotonic() + timeout_s
+        rows: list[RoomJob] = []
         while True:
-            rows = await self.jobs(room, node)
-            if all(row.status != "unassigned" for row in rows) or time.monotonic() > deadline:
+            try:
+                rows = await self.jobs(room, node)
+            except api.TwirpError as exc:
+                # Measured under load: the node holding the room may not answer the forwarded
+                # ListDispatch in time (503 "no response from servers"); it answers later.
+                if exc.status != 503 or time.monotonic() > deadline:
+                    raise
+            else:
+                if all(row.status != "unassigned" for row in rows):
+                    return rows
+            if time.monotonic() > deadline:
                 return rows
             await asyncio.sleep(0.5)
 
