@@ -279,6 +279,17 @@ class ControlPlane:
         reply = await self._lk.room.list_rooms(api.ListRoomsRequest(names=[room]))
         return next((r for r in reply.rooms if r.name == room), None)
 
+    async def _existing_room(self, room: str, action: str) -> api.Room:
+        """The active room ``room``, or a ``not_found`` error for ``action``.
+
+        Checked first because CreateDispatch on a missing room silently creates it, and
+        ListDispatch on one answers 503 "no response from servers" only after about 3 s.
+        """
+        found = await self._find_room(room)
+        if found is None:
+            raise ControlPlaneError(f"{action}: no active room named {room}", "not_found")
+        return found
+
     async def room_exists(self, room: str) -> bool:
         """Whether a room of that name is active."""
         async with self._guard(f"look up room {room}"):
@@ -291,10 +302,7 @@ class ControlPlane:
         """
         action = f"dispatch {agent_name} to {room}"
         async with self._guard(action):
-            found = await self._find_room(room)
-            if found is None:
-                # CreateDispatch would silently create the room: refuse instead.
-                raise ControlPlaneError(f"{action}: no active room named {room}", "not_found")
+            found = await self._existing_room(room, action)
             dispatch = await self._lk.agent_dispatch.create_dispatch(
                 api.CreateAgentDispatchRequest(
                     agent_name=agent_name, room=room, metadata=found.metadata
@@ -306,17 +314,9 @@ class ControlPlane:
         """The agent dispatches of an existing room."""
         action = f"list dispatches of {room}"
         async with self._guard(action):
-            # ListDispatch on a missing room answers 503 "no response from servers" only after
-            # about 3 s; one ListRooms call answers the common case at once.
-            if await self._find_room(room) is None:
-                raise ControlPlaneError(f"{action}: no active room named {room}", "not_found")
+            await self._existing_room(room, action)
             dispatches = await self._lk.agent_dispatch.list_dispatch(room)
-        return [
-            DispatchSummary(
-                dispatch_id=d.id, agent_name=d.agent_name, room=d.room, num_jobs=len(d.state.jobs)
-            )
-            for d in dispatches
-        ]
+        return [_dispatch_summary(d) for d in dispatches]
 
     async def list_jobs(self, room: str) -> tuple[list[DispatchSummary], list[RoomJob]]:
         """The room's dispatches, and its jobs with the worker that runs each.
@@ -326,22 +326,25 @@ class ControlPlane:
         """
         action = f"list jobs of {room}"
         async with self._guard(action):
-            if await self._find_room(room) is None:
-                raise ControlPlaneError(f"{action}: no active room named {room}", "not_found")
+            await self._existing_room(room, action)
             reply = await self._lk.room.list_participants(api.ListParticipantsRequest(room=room))
             dispatches = list(await self._lk.agent_dispatch.list_dispatch(room))
-        summaries = [
-            DispatchSummary(
-                dispatch_id=d.id, agent_name=d.agent_name, room=d.room, num_jobs=len(d.state.jobs)
-            )
-            for d in dispatches
-        ]
-        return summaries, jobs_of(dispatches, {p.identity for p in reply.participants})
+        present = {p.identity for p in reply.participants}
+        return [_dispatch_summary(d) for d in dispatches], jobs_of(dispatches, present)
 
     async def delete_room(self, room: str) -> None:
         """Delete a room, disconnecting everyone in it (agents included)."""
         async with self._guard(f"delete room {room}"):
             await self._lk.room.delete_room(api.DeleteRoomRequest(room=room))
+
+
+def _dispatch_summary(dispatch: api.AgentDispatch) -> DispatchSummary:
+    return DispatchSummary(
+        dispatch_id=dispatch.id,
+        agent_name=dispatch.agent_name,
+        room=dispatch.room,
+        num_jobs=len(dispatch.state.jobs),
+    )
 
 
 def _summary(room: api.Room) -> RoomSummary:

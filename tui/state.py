@@ -676,11 +676,10 @@ def jobs_health(jobs: Iterable[RoomJob]) -> JobsHealth:
 def room_worker(jobs: Sequence[RoomJob]) -> str:
     """The worker id to show for a room: its running job's, else its latest job's, else ""."""
     with_worker = [job for job in jobs if job.worker_id]
-    running = [job for job in with_worker if job.status == "running"]
-    chosen = running or with_worker
-    if not chosen:
-        return ""
-    return max(chosen, key=lambda job: job.started_at or 0.0).worker_id
+    chosen = running_job(with_worker) or max(
+        with_worker, key=lambda job: job.started_at or 0.0, default=None
+    )
+    return chosen.worker_id if chosen else ""
 
 
 def _recent(lines: deque[TranscriptLine], segment_id: str) -> TranscriptLine | None:
