@@ -649,6 +649,21 @@ def worker_capacity(env: Mapping[str, str] | None = None) -> int | None:
     return int(raw)
 
 
+def start_rtc_runtime() -> None:
+    """Create this process's livekit-rtc FFI client now, on this thread, before any job thread.
+
+    livekit rtc 1.1.21 creates it on first use without a lock (``FfiClient.instance``). Calls
+    dispatched at once to a fresh thread-executor worker could each create one; the native
+    runtime then delivers every event to the last one, so a room that connected through an
+    earlier one never heard its ConnectCallback, and 15 s later the FFI panicked and SIGTERMed
+    the whole process (1 fresh worker in 2 died on 5 simultaneous calls). Process executors
+    must not do this: the client cannot cross a fork, and their job processes run one job.
+    """
+    from livekit.rtc._ffi_client import FfiClient
+
+    FfiClient.instance  # noqa: B018 - the property creates the client
+
+
 def build_server(
     *,
     voice: str | None = None,
@@ -684,6 +699,8 @@ def build_server(
         build_realtime_model(default_scenario().dispatcher)
     if on_session_event is not None and executor != JobExecutorType.THREAD:
         raise ValueError("on_session_event needs executor=JobExecutorType.THREAD")
+    if executor == JobExecutorType.THREAD:
+        start_rtc_runtime()
     config = WorkerConfig(
         voice=mode,
         ws_url=ws_url or "",

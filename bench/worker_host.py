@@ -30,6 +30,7 @@ from typing import Any
 from livekit.agents import JobExecutorType
 
 from agents.multi_agent_worker import build_server
+from tui.backend import release_native_runtime
 
 
 class _LineWriter:
@@ -81,6 +82,8 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     asyncio.run(serve())
+    # the rtc runtime's threads would otherwise be able to abort the exiting interpreter
+    release_native_runtime()
 
 
 if __name__ == "__main__":

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from tui.backend import release_native_runtime
-from tui.local_server import LocalServer
+from tui.local_server import LocalServer, ServerConfig
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +19,18 @@ def livekit_server() -> Iterator[LocalServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def own_server() -> AsyncIterator[LocalServer]:
+    """A server of this test's own, with fresh credentials: for tests that stop it, count its
+    rooms, or need its dispatcher free of what earlier tests left behind."""
+    local = LocalServer(ServerConfig.generate())
+    await local.astart()
+    try:
+        yield local
+    finally:
+        await local.astop()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from reliability_support import HDX
 
 from tui.api_server import make_app
 from tui.control_plane import ControlPlane
-from tui.local_server import LocalServer, ServerConfig
+from tui.local_server import LocalServer
 
 pytestmark = pytest.mark.e2e
 
@@ -21,14 +20,9 @@ CONCURRENT = 20
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[LocalServer]:
+def server(own_server: LocalServer) -> LocalServer:
     """A server of our own, so its room count is exactly what this test created."""
-    local = LocalServer(ServerConfig.generate())
-    await local.astart()
-    try:
-        yield local
-    finally:
-        await local.astop()
+    return own_server
 
 
 async def test_twenty_concurrent_creations_are_distinct_and_accounted_for(

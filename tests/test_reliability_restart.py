@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from reliability_support import (
@@ -27,7 +26,7 @@ from reliability_support import (
 from tui import worker_runner
 from tui.backend import Backend
 from tui.events import ObserverStatus, ParticipantJoined
-from tui.local_server import LocalServer, ServerConfig
+from tui.local_server import LocalServer
 from tui.state import RoomState
 from tui.worker_runner import REGISTER_TIMEOUT_S, WorkerStatus, retry_budget_s
 
@@ -41,14 +40,9 @@ LONG_OUTAGE_S = 10.0
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[LocalServer]:
+def server(own_server: LocalServer) -> LocalServer:
     """A server of our own: these tests stop it, which the shared one must never see."""
-    local = LocalServer(ServerConfig.generate())
-    await local.astart()
-    try:
-        yield local
-    finally:
-        await local.astop()
+    return own_server
 
 
 def joined_after_reconnecting(recorder: Recorder) -> set[str]:

@@ -1,0 +1,85 @@
+"""A freshly started in-process worker given several calls at once.
+
+livekit rtc 1.1.21 creates its FFI client lazily and without a lock. Job threads starting
+together in a fresh process could each create one, and a room connecting through a discarded
+one waited forever for its ConnectCallback until the FFI panicked and SIGTERMed the process
+(about 1 fresh worker in 2 died on 5 simultaneous calls). ``build_server`` now creates the
+client first, on the caller's thread. Without that, the end-to-end test below failed 1 run in
+4; the subprocess check fails every time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from livekit import api
+
+from agents.constants import AGENT_NAME
+from bench.common import PROJECT_ROOT, bench_scenario
+from bench.time_to_agents import create_room, delete_room
+from bench.workers import WorkerHost
+from tui.local_server import LocalServer
+
+SIMULTANEOUS_CALLS = 5
+START_TIMEOUT_S = 30.0
+
+BUILD_AND_REPORT = """
+import os, sys
+from livekit.agents import JobExecutorType
+from livekit.rtc._ffi_client import FfiClient
+from agents.multi_agent_worker import build_server
+build_server(voice="offline", ws_url="ws://127.0.0.1:1", api_key="k", api_secret="s",
+             executor=JobExecutorType.{executor})
+print(FfiClient._instance is not None, flush=True)
+# skip interpreter teardown: a native runtime started a moment ago can abort it (rtc 1.1.21)
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize(("executor", "created"), [("THREAD", "True"), ("PROCESS", "False")])
+def test_build_server_creates_the_rtc_client_only_for_thread_jobs(
+    executor: str, created: str
+) -> None:
+    # a process of its own: this test process created its client long ago
+    result = subprocess.run(
+        [sys.executable, "-c", BUILD_AND_REPORT.format(executor=executor)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == created
+
+
+@pytest.mark.e2e
+async def test_a_fresh_worker_starts_simultaneous_calls_and_survives(
+    own_server: LocalServer, tmp_path: Path
+) -> None:
+    # a server of its own: its dispatcher has never been told there is no worker for the name
+    scenario = bench_scenario()
+    names = [f"fresh_{i}_{secrets.token_hex(3)}" for i in range(SIMULTANEOUS_CALLS)]
+    async with (
+        WorkerHost(own_server, tmp_path) as host,
+        api.LiveKitAPI(own_server.url, own_server.api_key, own_server.api_secret) as lkapi,
+    ):
+        try:
+            # the first jobs this worker process ever runs, all at once
+            await asyncio.gather(*(create_room(lkapi, n, scenario, (AGENT_NAME,)) for n in names))
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while time.monotonic() < deadline and host.exit_code is None:
+                if all(len(host.of(n, "session_started")) == 2 for n in names):
+                    break
+                await asyncio.sleep(0.1)
+            started = {n: len(host.of(n, "session_started")) for n in names}
+            assert host.exit_code is None, host.crash_lines()
+            assert started == dict.fromkeys(names, 2)
+        finally:
+            for name in names:
+                await delete_room(lkapi, name)
