@@ -192,6 +192,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     log_dir=log_dir,
                     progress=progress,
                     observer_only=not args.quick,
+                    calls=1 if args.quick else 3,
                 )
             if not args.quick:
                 # the hosted worker is gone: the dashboard's own worker gets the dispatch
@@ -344,12 +345,16 @@ def render(results: dict[str, Any]) -> str:
         ]
         observe = results.get("dashboard_observe", {})
         for key, label in (
-            ("dashboard_only", "CPU observing a call: dashboard (worker elsewhere)"),
+            ("dashboard_only", "CPU observing a call: dashboard (worker elsewhere), median"),
             ("observer_only", "CPU observing a call: observer alone"),
             ("with_worker", "CPU during a call: dashboard + in-process worker"),
         ):
             if key in observe:
-                rows.append([label, fmt(observe[key]["cpu_percent_of_core"], "%")])
+                value = fmt(observe[key]["cpu_percent_of_core"], "%")
+                runs = observe[key].get("runs_cpu_percent_of_core", [])
+                if len(runs) > 1:
+                    value += " (runs: " + ", ".join(f"{run:.1f}" for run in runs) + ")"
+                rows.append([label, value])
         parts.append("Dashboard:\n" + table(rows, ["measurement", "value"]))
     checks = [Check(**{k: v for k, v in c.items()}) for c in results.get("checks", [])]
     parts.append(

@@ -84,16 +84,36 @@ async def test_status_block_redraws_levels_and_grows_with_a_latency_line() -> No
     app = PaneApp()
     async with app.run_test(size=(100, 30)) as pilot:
         pane = app.query_one(AgentPane)
-        info = app.query_one("#pane-dispatcher-info", Static)
+        level_line = app.query_one("#pane-dispatcher-level", Static)
+        audio = app.query_one("#pane-dispatcher-audio", Static)
         for level in (-20.0, -31.5, -12.25):
             state.apply(AudioLevel(ROOM, TIM, rms_dbfs=level, track_sid="TR_1"))
             pane.show_agent(tim(state), time.monotonic())
             await pilot.pause()
-            assert f"{level:5.1f} dBFS" in shown(info)
-        height = info.size.height
+            assert f"{level:5.1f} dBFS" in shown(level_line)
+            assert f"{level:5.1f} dBFS" in pane.info_text
+        height = audio.size.height
 
         pane.show_agent(tim(state), time.monotonic(), latency="reply 0.4 s")
         await pilot.pause()
-        assert info.size.height == height + 1
-        assert "reply 0.4 s" in shown(info)
+        assert audio.size.height == height + 1
+        assert "reply 0.4 s" in shown(audio)
         assert pane.border_title is not None and "Tim" in str(pane.border_title)
+
+
+async def test_a_missing_agent_shows_only_why_and_the_meter_returns_with_it() -> None:
+    state = tim_in_room()
+    app = PaneApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one(AgentPane)
+        level_line = app.query_one("#pane-dispatcher-level", Static)
+        pane.show_missing("Tim left the room", 4.0)
+        await pilot.pause()
+        assert pane.info_text == "MISSING for 4 s\nTim left the room"
+        assert not level_line.display
+
+        pane.show_agent(tim(state), time.monotonic())
+        await pilot.pause()
+        assert level_line.display
+        assert "level " in shown(level_line)
+        assert "MISSING" not in pane.info_text

@@ -13,6 +13,8 @@ from tui.state import AgentView, TranscriptLine
 METER_WIDTH = 20
 METER_FLOOR_DBFS = -60.0
 TRANSCRIPT_LINES_SHOWN = 60
+_STATUS_PARTS = ("info", "level", "audio")
+"""The status block's widgets (ids ``<pane id>-<part>``), one per part of ``status_parts``."""
 
 
 def level_meter(level_dbfs: float | None) -> str:
@@ -29,7 +31,20 @@ def _flag(value: bool, yes: str, no: str) -> Text:
 
 
 def describe_agent(view: AgentView, now: float, latency: str = "") -> Text:
-    """The pane's status block; text from the room is appended as plain text, never markup."""
+    """The pane's whole status block; text from the room is appended as plain text, never markup."""
+    return Text("\n").join(status_parts(view, now, latency))
+
+
+def status_parts(view: AgentView, now: float, latency: str = "") -> tuple[Text, Text, Text]:
+    """The status block in three parts: who and what state, the level meter, the audio track.
+
+    Kept apart because the level changes several times a second while the agent talks and the
+    rest a few times a call: a redraw repaints its whole widget, so the meter gets its own line.
+    """
+    return _identity_and_state(view, now), _level_line(view), _audio_and_notes(view, latency)
+
+
+def _identity_and_state(view: AgentView, now: float) -> Text:
     text = Text()
     text.append("identity ", style="dim")
     text.append(view.identity, style="bold")
@@ -50,13 +65,21 @@ def describe_agent(view: AgentView, now: float, latency: str = "") -> Text:
         text.append("● SPEAKING", style="bold green")
     else:
         text.append("○ quiet", style="dim")
-    text.append("\n")
+    return text
+
+
+def _level_line(view: AgentView) -> Text:
+    text = Text()
     text.append("level ", style="dim")
     level = view.level_dbfs
     text.append(level_meter(level), style="green" if view.speaking else "cyan")
     shown = "—" if level is None or level <= SILENCE_DBFS else f"{level:5.1f} dBFS"
     text.append(f" {shown}")
-    text.append("\n")
+    return text
+
+
+def _audio_and_notes(view: AgentView, latency: str) -> Text:
+    text = Text()
     text.append("audio ", style="dim")
     track = view.audio
     if track is None:
@@ -119,11 +142,13 @@ class AgentPane(Vertical):
         self._role = role
         self._shown_transcript: tuple[int, int] = (-1, -1)
         self._shown_title = ""
-        self._info = Text()
+        # the status block's parts as shown (see status_parts); None: hidden
+        self._parts: dict[str, Text | None] = {part: Text() for part in _STATUS_PARTS}
         self._transcript = Text()
 
     def compose(self) -> ComposeResult:
-        yield Static(id=f"{self.id}-info", classes="agent-info")
+        for part in _STATUS_PARTS:
+            yield Static(id=f"{self.id}-{part}", classes="agent-info")
         with VerticalScroll(classes="agent-transcript"):
             yield Static(id=f"{self.id}-transcript", classes="transcript-text")
 
@@ -139,7 +164,7 @@ class AgentPane(Vertical):
         duration = f" for {missing_for:.0f} s" if missing_for is not None else ""
         text = Text(f"MISSING{duration}\n", style="bold red")
         text.append(why)
-        self._set_info(text)
+        self._set_status((text, None, None))
         self._set_transcript([], (0, 0))
 
     def show_agent(self, view: AgentView, now: float, latency: str = "") -> None:
@@ -148,7 +173,7 @@ class AgentPane(Vertical):
         self.set_class(not view.connected, "-left")
         label = view.name or view.identity
         self._set_title(f"{self._title}: {label}" if label != self._title else self._title)
-        self._set_info(describe_agent(view, now, latency))
+        self._set_status(status_parts(view, now, latency))
         # The transcript only changes with a transcript event: skip re-rendering otherwise.
         self._set_transcript(view.lines(), (id(view), view.counters.transcript_updates))
 
@@ -159,11 +184,18 @@ class AgentPane(Vertical):
             self._shown_title = title
             self.border_title = title
 
-    def _set_info(self, text: Text) -> None:
-        if text == self._info:
-            return
-        self._info = text
-        _update_in_place(self.query_one(f"#{self.id}-info", Static), text)
+    def _set_status(self, texts: tuple[Text | None, Text | None, Text | None]) -> None:
+        for part, text in zip(_STATUS_PARTS, texts, strict=True):
+            if text == self._parts[part]:
+                continue
+            static = self.query_one(f"#{self.id}-{part}", Static)
+            if text is None:
+                static.display = False
+            else:
+                if self._parts[part] is None:
+                    static.display = True
+                _update_in_place(static, text)
+            self._parts[part] = text
 
     def _set_transcript(self, lines: list[TranscriptLine], version: tuple[int, int]) -> None:
         if version == self._shown_transcript:
@@ -177,7 +209,7 @@ class AgentPane(Vertical):
     @property
     def info_text(self) -> str:
         """The plain text currently shown in the status block (for tests and screenshots)."""
-        return self._info.plain
+        return "\n".join(text.plain for text in self._parts.values() if text is not None)
 
     @property
     def transcript_plain(self) -> str:
