@@ -180,6 +180,21 @@ def test_reset_forgets_everything() -> None:
     assert not state.apply(joined("dispatcher-tim"))  # old room's events are stale now
 
 
+def test_levels_and_transcript_words_stream_the_rest_is_prompt() -> None:
+    state = RoomState(ROOM)
+    state.apply(joined("dispatcher-tim"))
+    version, prompt = state.version, state.prompt_version
+    state.apply(AudioLevel(room=ROOM, identity="dispatcher-tim", rms_dbfs=-12.0, at=1.0))
+    state.apply(segment("dispatcher-tim", "SG_1", "Hi Chris", False, 1.1))
+    assert state.version == version + 2
+    assert state.prompt_version == prompt  # drawn a few times a second, not at once
+
+    state.apply(ActiveSpeakers(room=ROOM, identities=("dispatcher-tim",), at=1.2))
+    assert state.prompt_version == prompt + 1
+    state.reset("other", now=2.0)
+    assert state.prompt_version == prompt + 2
+
+
 # --------------------------------------------------------------------------- media
 
 

@@ -108,7 +108,8 @@ class DispatchApp(App[None]):
         log_capture: LogCapture,
         *,
         rooms_interval_s: float = 2.0,
-        render_interval_s: float = 0.25,
+        render_check_s: float = 0.1,
+        stream_render_s: float = 0.5,
     ) -> None:
         super().__init__()
         self.options = options
@@ -135,8 +136,10 @@ class DispatchApp(App[None]):
             ),
         )
         self._rooms_interval_s = rooms_interval_s
-        self._render_interval_s = render_interval_s
+        self._render_check_s = render_check_s
+        self._stream_render_s = stream_render_s
         self._rendered_version = -1
+        self._rendered_prompt_version = -1
         self._rendered_at = 0.0
         self._quitting = False
         self._backend_closed = False
@@ -169,7 +172,7 @@ class DispatchApp(App[None]):
             "off" if self.options.no_worker else "waiting", "pending"
         )
         self.query_one(StatusBar).set_observer("no room", "pending")
-        self.set_interval(self._render_interval_s, self._render_panes)
+        self.set_interval(self._render_check_s, self._render_panes)
         logging.getLogger().addHandler(self._log_errors)
         # A bad voice setting is reported by the worker itself when it fails to start.
         with contextlib.suppress(VoiceConfigError):
@@ -290,7 +293,7 @@ class DispatchApp(App[None]):
         if room == self.backend.observed_room and room == self.state.room:
             return
         self.state.reset(room or "", now=time.monotonic())
-        self._rendered_version = -1
+        self._rendered_prompt_version = -1
         if room is not None:
             self.query_one(RoomList).select_room(room)
         self._show_room_title()
@@ -356,7 +359,7 @@ class DispatchApp(App[None]):
         )
         if event.kind == "turn":
             self.latency.record_turn(event.room, event.role, event.payload)
-            self._rendered_version = -1
+            self._rendered_prompt_version = -1
         elif event.kind == "session_failed":
             self.notify(
                 f"{event.role} session failed to start: {event.payload.get('error')}",
@@ -408,10 +411,20 @@ class DispatchApp(App[None]):
         if self._backend_closed or self._quitting:
             return  # widgets may already be gone
         now = time.monotonic()
-        # Re-render on change, and once a second for the "for 12 s" clocks.
-        if self.state.version == self._rendered_version and now - self._rendered_at < 1.0:
+        state = self.state
+        since = now - self._rendered_at
+        # At once for what a person waits to see (speaking, joins, tracks); levels and
+        # transcript words at most every stream_render_s (each render repaints); once a
+        # second anyway for the "for 12 s" clocks.
+        due = (
+            state.prompt_version != self._rendered_prompt_version
+            or (state.version != self._rendered_version and since >= self._stream_render_s)
+            or since >= 1.0
+        )
+        if not due:
             return
-        self._rendered_version, self._rendered_at = self.state.version, now
+        self._rendered_version, self._rendered_prompt_version = state.version, state.prompt_version
+        self._rendered_at = now
         try:
             status_bar = self.query_one(StatusBar)
         except NoMatches:

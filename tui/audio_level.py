@@ -24,7 +24,7 @@ SOUND_THRESHOLD_DBFS = -50.0
 _INT16_FULL_SCALE = 32768.0
 
 MAX_FRAME_MS = 100
-"""Longest frame a meter asks for: 20 frames a second per track instead of the SDK's 100."""
+"""Longest frame a meter asks for: 10 frames a second per track instead of the SDK's 100."""
 MIN_FRAME_MS = 10
 """The SDK's native frame: what a meter reporting more often than every 20 ms needs."""
 

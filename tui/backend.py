@@ -32,9 +32,9 @@ logger = logging.getLogger("tui.backend")
 OBSERVER_LEVEL_INTERVAL_S = 0.2
 """How often the dashboard's observer reports each agent's audio level.
 
-5 updates a second per agent are plenty for a meter (the panes redraw at most 4 times a second)
+5 updates a second per agent are plenty for a meter (the panes draw levels twice a second)
 and keep diagnostics' sound intervals whole (they allow 0.35 s between audible levels). The
-observer then takes 50 ms frames from the SDK (:func:`tui.audio_level.meter_frame_ms`).
+observer then takes 100 ms frames from the SDK (:func:`tui.audio_level.meter_frame_ms`).
 """
 
 

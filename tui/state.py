@@ -59,6 +59,8 @@ IN_PROGRESS_CAP: Final = 8
 """Open segments kept per participant; a sender that never finalises cannot grow memory."""
 SPEAKING_HISTORY: Final = 50
 """Closed speaking intervals kept per participant (enough for overlap checks on recent turns)."""
+STREAMING_EVENTS: Final = (AudioLevel, TranscriptSegment)
+"""Events that arrive several times a second while an agent talks (see ``prompt_version``)."""
 
 
 # --------------------------------------------------------------------------- classification
@@ -289,6 +291,10 @@ class RoomState:
         self.ignored = 0
         self.version = 0
         """Incremented on every change: a cheap "anything new?" check for renderers."""
+        self.prompt_version = 0
+        """Incremented on changes a viewer should see at once: everything but the audio levels
+        and transcript text, which stream in several times a second while an agent talks and
+        can be drawn a few times a second instead."""
         self.jobs: tuple[RoomJob, ...] = ()
         """The room's agent jobs as last listed by the server (see :class:`JobsListed`)."""
         self.jobs_at: float | None = None
@@ -324,6 +330,7 @@ class RoomState:
         self.worker_processes.clear()
         self._participants.clear()
         self.version += 1
+        self.prompt_version += 1
 
     # -- applying
 
@@ -335,6 +342,8 @@ class RoomState:
         changed = self._handlers[type(event)](event)
         if changed:
             self.version += 1
+            if not isinstance(event, STREAMING_EVENTS):
+                self.prompt_version += 1
         return changed
 
     def _on_level(self, event: AudioLevel) -> bool:

@@ -179,7 +179,7 @@ class AgentPane(Vertical):
 
     def _set_title(self, title: str) -> None:
         # Setting border_title repaints the whole pane (border, status and transcript), even
-        # to the same value: at 4 renders a second that was most of the dashboard's drawing.
+        # to the same value: at several renders a second that was most of the dashboard's drawing.
         if title != self._shown_title:
             self._shown_title = title
             self.border_title = title

@@ -21,7 +21,7 @@ class StatusItem(Static):
 
     def show(self, text: str, health: str) -> None:
         # Static.update re-lays out the whole screen even for unchanged text, and the checks
-        # line is set on every pane render (4 times a second during a call).
+        # line is set on every pane render (2 to 10 times a second during a call).
         if (text, health) == self._shown:
             return
         self._shown = (text, health)
