@@ -122,11 +122,12 @@ class WorkerHost:
         """Session events of one kind for one room, in arrival order."""
         return [e for e in self.events if e["room"] == room and e["kind"] == kind]
 
-    async def wait_for(self, rooms: list[str], kind: str, timeout_s: float) -> bool:
-        """Wait until every room reported ``kind`` at least once; False on timeout."""
+    async def wait_for(self, rooms: list[str], kind: str, timeout_s: float, count: int = 1) -> bool:
+        """Wait until every room reported ``kind`` at least ``count`` times; False on timeout
+        or once the worker died."""
         try:
             async with asyncio.timeout(timeout_s):
-                while not all(self.of(room, kind) for room in rooms):
+                while not all(len(self.of(room, kind)) >= count for room in rooms):
                     self._changed.clear()
                     if self._process is not None and self._process.returncode is not None:
                         return False

@@ -14,7 +14,6 @@ import asyncio
 import secrets
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,7 @@ SIMULTANEOUS_CALLS = 5
 START_TIMEOUT_S = 30.0
 
 BUILD_AND_REPORT = """
-import os, sys
+import os
 from livekit.agents import JobExecutorType
 from livekit.rtc._ffi_client import FfiClient
 from agents.multi_agent_worker import build_server
@@ -72,11 +71,8 @@ async def test_a_fresh_worker_starts_simultaneous_calls_and_survives(
         try:
             # the first jobs this worker process ever runs, all at once
             await asyncio.gather(*(create_room(lkapi, n, scenario, (AGENT_NAME,)) for n in names))
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while time.monotonic() < deadline and host.exit_code is None:
-                if all(len(host.of(n, "session_started")) == 2 for n in names):
-                    break
-                await asyncio.sleep(0.1)
+            # both sessions of every call; returns early if the worker dies
+            await host.wait_for(names, "session_started", START_TIMEOUT_S, count=2)
             started = {n: len(host.of(n, "session_started")) for n in names}
             assert host.exit_code is None, host.crash_lines()
             assert started == dict.fromkeys(names, 2)

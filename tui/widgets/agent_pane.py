@@ -30,13 +30,9 @@ def _flag(value: bool, yes: str, no: str) -> Text:
     return Text(yes, style="bold green") if value else Text(no, style="bold red")
 
 
-def describe_agent(view: AgentView, now: float, latency: str = "") -> Text:
-    """The pane's whole status block; text from the room is appended as plain text, never markup."""
-    return Text("\n").join(status_parts(view, now, latency))
-
-
 def status_parts(view: AgentView, now: float, latency: str = "") -> tuple[Text, Text, Text]:
     """The status block in three parts: who and what state, the level meter, the audio track.
+    Text from the room is appended as plain text, never markup.
 
     Kept apart because the level changes several times a second while the agent talks and the
     rest a few times a call: a redraw repaints its whole widget, so the meter gets its own line.
