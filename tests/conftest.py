@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from tui.backend import release_native_runtime
+from tui.control_plane import ControlPlane
 from tui.local_server import LocalServer, ServerConfig
 
 
@@ -31,6 +32,15 @@ async def own_server() -> AsyncIterator[LocalServer]:
         yield local
     finally:
         await local.astop()
+
+
+@pytest.fixture
+async def control_plane(livekit_server: LocalServer) -> AsyncIterator[ControlPlane]:
+    """The room control plane on the shared server."""
+    async with ControlPlane(
+        livekit_server.url, livekit_server.api_key, livekit_server.api_secret
+    ) as plane:
+        yield plane
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

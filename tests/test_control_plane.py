@@ -35,14 +35,6 @@ def scenario() -> Scenario:
 
 
 @pytest.fixture
-async def control_plane(livekit_server: LocalServer) -> AsyncIterator[ControlPlane]:
-    async with ControlPlane(
-        livekit_server.url, livekit_server.api_key, livekit_server.api_secret
-    ) as plane:
-        yield plane
-
-
-@pytest.fixture
 async def lkapi(livekit_server: LocalServer) -> AsyncIterator[api.LiveKitAPI]:
     """The raw SDK, to check what the server holds independently of the code under test."""
     async with api.LiveKitAPI(

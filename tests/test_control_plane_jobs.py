@@ -5,8 +5,6 @@ tests/test_app.py (in-process worker) and tests/test_cluster.py (a killed worker
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from livekit import api
 from livekit.protocol import agent, agent_dispatch
@@ -99,14 +97,6 @@ def test_each_lost_job_is_reported_once() -> None:
     assert book.newly_lost([lost, running]) == [lost]
     assert book.newly_lost([lost, running]) == []
     assert book.newly_lost([_row("AJ_3", "AW_2", "lost")]) == [_row("AJ_3", "AW_2", "lost")]
-
-
-@pytest.fixture
-async def control_plane(livekit_server: LocalServer) -> AsyncIterator[ControlPlane]:
-    async with ControlPlane(
-        livekit_server.url, livekit_server.api_key, livekit_server.api_secret
-    ) as plane:
-        yield plane
 
 
 @pytest.mark.e2e
