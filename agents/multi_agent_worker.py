@@ -56,6 +56,7 @@ from agents.constants import (
 )
 from agents.dispatcher_agent import DispatcherAgent
 from agents.driver_agent import DriverAgent
+from agents.room_receipts import PeerReceipts
 from agents.scenario import (
     ROLES,
     Role,
@@ -65,6 +66,7 @@ from agents.scenario import (
     parse_scenario,
     parse_scenario_json,
 )
+from agents.session_publisher import SessionEventPublisher
 from agents.turn_relay import RelayParty, RelayResult, Turn, TurnRelay
 from agents.voices import (
     VoiceConfigError,
@@ -88,22 +90,10 @@ DRAIN_TIMEOUT_ENV = "DISPATCH_DRAIN_TIMEOUT"
 DEFAULT_DRAIN_TIMEOUT_S = 2
 """How long the headless worker lets running calls go on after SIGTERM (see ``main``)."""
 
-SessionEventSink = Callable[[str, str, str, dict[str, Any]], None]
-"""``sink(room, role, kind, payload)``; called on the job's thread, so it must be thread-safe.
-
-``role`` is ``dispatcher``, ``driver`` or ``""`` for job-wide events. Kinds and payload keys:
-
-- ``session_started``: identity, name, voice (mode, model, voice, temperature,
-  temperature_applied)
-- ``session_failed``: error (one line)
-- ``agent_state``: old_state, new_state
-- ``metrics``: type (``llm``, ``tts`` or ``realtime``), ttft or ttfb (seconds), duration
-- ``turn``: index, text, started_speaking_at, stopped_speaking_at, llm_node_ttft,
-  tts_node_ttfb, e2e_latency (each timing may be None)
-- ``error``: error (one line), source, recoverable
-- ``session_closed``: reason, error (or None)
-- ``conversation_ended`` (role ``""``): reason, turns, detail
-"""
+SETTLE_TIMEOUT_S = 5.0
+"""How long a finished call waits for each agent to receive the other's last line and event."""
+LONE_LINGER_S = 0.5
+"""How long an agent whose peer is gone stays after its last event (no one can confirm it)."""
 
 _ROLE_LABEL: dict[Role, str] = {"dispatcher": "Dispatcher", "driver": "Driver"}
 
@@ -140,29 +130,35 @@ def scenario_for_job(job_metadata: str, room_metadata: str) -> Scenario:
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    """What every job of this worker needs; picklable when ``sink`` is (or is None)."""
+    """What every job of this worker needs (picklable: process executors send it to jobs)."""
 
     voice: VoiceMode
     ws_url: str = ""
     api_key: str = field(default="", repr=False)
     api_secret: str = field(default="", repr=False)
-    sink: SessionEventSink | None = None
 
 
-class _Events:
-    """Sends session events to the sink without ever letting a sink failure reach a session."""
+class _JobEvents:
+    """Routes each session event to the publisher of its own agent's participant.
 
-    def __init__(self, sink: SessionEventSink | None, room: str) -> None:
-        self._sink = sink
-        self._room = room
+    Job-wide events (role ``""``) go out as Tim, the job participant. An agent whose room is not
+    connected (Chris failed to join) has its events published by the other agent instead, so the
+    observer still learns why. Never lets a publishing failure reach a session.
+    """
+
+    def __init__(self, publishers: Mapping[Role, SessionEventPublisher]) -> None:
+        self._publishers = publishers
 
     def __call__(self, role: str, kind: str, payload: dict[str, Any]) -> None:
-        if self._sink is None:
-            return
+        own = self._publishers.get(role, self._publishers["dispatcher"])  # type: ignore[call-overload]
+        publisher = own
+        if not own.room.isconnected():
+            connected = [p for p in self._publishers.values() if p.room.isconnected()]
+            publisher = connected[0] if connected else own
         try:
-            self._sink(self._room, role, kind, payload)
+            publisher.publish(role, kind, payload)
         except Exception:
-            logger.exception("session event sink failed for %s/%s", role, kind)
+            logger.exception("session event %s/%s not published", role, kind)
 
 
 def _one_line(error: object) -> str:
@@ -170,7 +166,9 @@ def _one_line(error: object) -> str:
     return " ".join(text.split())
 
 
-def _attach_session_events(session: AgentSession[None], role: Role, events: _Events) -> None:
+def _attach_session_events(
+    session: AgentSession[None], role: Role, events: Callable[[str, str, dict[str, Any]], None]
+) -> None:
     """Forward state, metrics, errors and close of one session; log the first error clearly."""
     label = _ROLE_LABEL[role]
     logged_errors: set[str] = set()
@@ -288,12 +286,23 @@ class _CallJob:
         self.ctx = ctx
         self.config = config
         self.room_name = ctx.job.room.name or ctx.room.name
-        self.events = _Events(config.sink, self.room_name)
         self.scenario = scenario_for_job(ctx.job.metadata, ctx.job.room.metadata)
         self.chris_room = rtc.Room()
+        self.publishers: dict[Role, SessionEventPublisher] = {
+            "dispatcher": SessionEventPublisher(ctx.room, self.scenario.dispatcher.name),
+            "driver": SessionEventPublisher(self.chris_room, self.scenario.driver.name),
+        }
+        self.events = _JobEvents(self.publishers)
+        # Tim's room hosts LiveKit's own session channel; Chris's room only overhears it
+        self.receipts: dict[Role, PeerReceipts] = {
+            "dispatcher": PeerReceipts(ctx.room),
+            "driver": PeerReceipts(self.chris_room, read_livekit_session=True),
+        }
+        self.turns_said: dict[Role, int] = {role: 0 for role in ROLES}
         self.sessions: dict[Role, AgentSession[None]] = {}
         self.relay_task: asyncio.Task[RelayResult | None] | None = None
         self._cleaned = False
+        self._closing: asyncio.Future[None] | None = None
         self._connect_started: dict[rtc.Room, float] = {}
 
     async def run(self) -> None:
@@ -306,6 +315,8 @@ class _CallJob:
             self.config.voice,
         )
         self.ctx.add_shutdown_callback(self._cleanup)
+        for receipts in self.receipts.values():
+            receipts.start()
         # the room closing (deleted, or the server dropping us) must end the job too
         self.chris_room.on("disconnected", self._on_chris_room_disconnected)
 
@@ -543,6 +554,7 @@ class _CallJob:
 
         def on_turn(turn: Turn) -> None:
             logger.info("%s: %s", self.scenario.persona(turn.role).name, turn.text)
+            self.turns_said[turn.role] += 1
             self.events(turn.role, "turn", _turn_payload(turn))
 
         relay = TurnRelay(
@@ -564,11 +576,21 @@ class _CallJob:
             "conversation_ended",
             {"reason": result.reason, "turns": len(result.turns), "detail": result.detail},
         )
+        # Before the job ends: the framework disconnects Tim's room before any shutdown
+        # callback runs, and a line still on its way when an agent leaves is lost.
+        await self._close_sessions()
+        await self._settle()
         self.ctx.shutdown(reason=f"conversation ended: {result.reason}")
         return result
 
     def _on_chris_room_disconnected(self, reason: Any = None) -> None:
-        if not self._cleaned:
+        if self._cleaned:
+            return
+        if self.relay_task is not None and not self.relay_task.done():
+            # Closing the sessions ends the relay, which reports the end of the call through
+            # Tim while his room is still connected, then ends the job (see _run_relay).
+            self._close_sessions()
+        else:
             self.ctx.shutdown(reason="driver room disconnected")
 
     async def _cleanup(self, reason: str = "") -> None:
@@ -581,6 +603,26 @@ class _CallJob:
             self.relay_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.relay_task
+        await self._close_sessions()
+        for publisher in self.publishers.values():
+            await publisher.aclose()
+        for receipts in self.receipts.values():
+            await receipts.aclose()
+        with contextlib.suppress(Exception):
+            await self.chris_room.disconnect()
+        logger.info("Job for room %s finished (%s)", self.room_name, reason or "shutdown")
+
+    def _close_sessions(self) -> Awaitable[None]:
+        """Close both sessions (flushing their last transcript) and their models, once.
+
+        Shielded: the relay's end and the job's cleanup may both wait for it, and a cancelled
+        waiter must not leave a session half closed.
+        """
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close_sessions_once())
+        return asyncio.shield(self._closing)
+
+    async def _close_sessions_once(self) -> None:
         for role in reversed(ROLES):
             session = self.sessions.get(role)
             if session is None:
@@ -592,9 +634,40 @@ class _CallJob:
                 if model is not None:
                     with contextlib.suppress(Exception):
                         await model.aclose()
-        with contextlib.suppress(Exception):
-            await self.chris_room.disconnect()
-        logger.info("Job for room %s finished (%s)", self.room_name, reason or "shutdown")
+
+    async def _settle(self) -> None:
+        """Wait until each agent has received the other's final lines and last session event.
+
+        What the other agent received, the server has and forwards to every subscriber, the
+        observer included, whatever the sender does next; what is still on its way when a
+        participant leaves is lost (see :mod:`agents.room_receipts`). Bounded: a peer that is
+        gone or a server that is gone cannot hold the job.
+        """
+        await asyncio.gather(*(p.flush() for p in self.publishers.values()))
+        rooms: dict[Role, rtc.Room] = {"dispatcher": self.ctx.room, "driver": self.chris_room}
+        if not all(room.isconnected() for room in rooms.values()):
+            # nobody left to confirm: give what was just written a moment on the wire
+            await asyncio.sleep(LONE_LINGER_S)
+            return
+        waits = []
+        pairs: tuple[tuple[Role, Role], ...] = (("dispatcher", "driver"), ("driver", "dispatcher"))
+        for sender, receiver in pairs:
+            waits.append(
+                self.receipts[receiver].wait_for(
+                    rooms[sender].local_participant.identity,
+                    finals=self.turns_said[sender],
+                    seq=self.publishers[sender].last_seq,
+                    timeout_s=SETTLE_TIMEOUT_S,
+                )
+            )
+        delivered = await asyncio.gather(*waits)
+        if not all(delivered):
+            logger.warning(
+                "Room %s: the agents leave before the server confirmed their last lines "
+                "(waited %.0f s); an observer may miss them",
+                self.room_name,
+                SETTLE_TIMEOUT_S,
+            )
 
 
 async def entrypoint(ctx: JobContext, *, config: WorkerConfig) -> None:
@@ -672,7 +745,6 @@ def build_server(
     api_key: str | None = None,
     api_secret: str | None = None,
     executor: JobExecutorType = JobExecutorType.THREAD,
-    on_session_event: SessionEventSink | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
     capacity: int | None = None,
@@ -684,8 +756,8 @@ def build_server(
     unknown voice or realtime without a key. Credentials default to ``LIVEKIT_URL``,
     ``LIVEKIT_API_KEY`` and ``LIVEKIT_API_SECRET``. ``devmode`` disables load shedding (pass
     the same value to ``server.run(devmode=...)``). The health endpoint listens on ``host``:``port``
-    (loopback, a free port). ``on_session_event(room, role, kind, payload)`` receives session
-    events on the job's thread (see ``SessionEventSink``); it needs the thread executor.
+    (loopback, a free port). Each agent publishes its session events on its own participant
+    (:mod:`agents.session_wire`): observers read them from the room, in-process or not.
     ``capacity`` (else ``$DISPATCH_WORKER_CAPACITY``; in-process workers default to
     ``DEV_WORKER_CAPACITY``) makes the reported load the share of calls in use instead of the
     machine's CPU.
@@ -697,8 +769,6 @@ def build_server(
     if mode == "realtime":
         # fail here, once and clearly, rather than in every job
         build_realtime_model(default_scenario().dispatcher)
-    if on_session_event is not None and executor != JobExecutorType.THREAD:
-        raise ValueError("on_session_event needs executor=JobExecutorType.THREAD")
     if executor == JobExecutorType.THREAD:
         start_rtc_runtime()
     config = WorkerConfig(
@@ -706,7 +776,6 @@ def build_server(
         ws_url=ws_url or "",
         api_key=api_key or "",
         api_secret=api_secret or "",
-        sink=on_session_event,
     )
     server = AgentServer(
         job_executor_type=executor,
@@ -756,7 +825,6 @@ def _drain_timeout_s(environ: Mapping[str, str]) -> int:
 
 
 __all__ = [
-    "SessionEventSink",
     "WorkerConfig",
     "build_server",
     "default_scenario",

@@ -46,10 +46,11 @@ TRANSCRIPT_GRACE_S = 3.0
 
 
 async def _open_room(
-    server: LocalServer, lkapi: api.LiveKitAPI, scenario: Scenario, name: str
+    server: LocalServer, host: WorkerHost, lkapi: api.LiveKitAPI, scenario: Scenario, name: str
 ) -> RoomProbe:
     t0 = time.monotonic()
     await create_room(lkapi, name, scenario, (AGENT_NAME,))
+    await host.watch(name)
     probe = RoomProbe(
         server.url,
         server.api_key,
@@ -88,7 +89,7 @@ async def run_level(server: LocalServer, host: WorkerHost, rooms: int) -> dict[s
             ResourceMonitor(os.getpid(), children=False) as bench_usage,
         ):
             opened = await asyncio.gather(
-                *(_open_room(server, lkapi, scenario, name) for name in names),
+                *(_open_room(server, host, lkapi, scenario, name) for name in names),
                 return_exceptions=True,
             )
             probes = [p for p in opened if isinstance(p, RoomProbe)]

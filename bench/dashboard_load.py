@@ -280,6 +280,7 @@ async def _dashboard_call(
                 room = app.backend.observed_room
                 assert room is not None
                 if host is not None:
+                    await host.watch(room)
                     finished = await host.wait_for([room], "conversation_ended", CALL_TIMEOUT_S)
                 else:
                     try:
@@ -317,6 +318,7 @@ async def _observer_call(
             os.getpid(), interval_s=OBSERVE_SAMPLE_S, children=False
         ) as usage:
             await create_room(lkapi, name, scenario, (AGENT_NAME,))
+            await host.watch(name)
             token = observer_token(api_key, api_secret, name)
             # metered like the dashboard's own observer, so this is the floor it pays
             async with RoomObserver(

@@ -100,6 +100,8 @@ async def time_room(
     t0_wall, t0 = time.time(), time.monotonic()
     await create_room(lkapi, name, scenario, VARIANTS[variant])
     create_rpc_s = time.monotonic() - t0
+    if host is not None:
+        await host.watch(name)
     try:
         probe = RoomProbe(
             server.url, server.api_key, server.api_secret, name, t0=t0, tim=tim, chris=chris
@@ -114,8 +116,8 @@ async def time_room(
         started = host.of(name, "session_started")
         if len(started) == 2:
             started_s = max(e["received_at"] for e in started) - t0
-        # wait for the job to close both sessions before the next room starts
-        await host.wait_for([name], "session_closed", 15.0)
+        # wait for the job to end before the next room starts
+        await host.wait_job_finished(name, 15.0)
     await asyncio.sleep(SETTLE_S)
     subscribed = probe.subscribed_at
     return RoomTiming(

@@ -6,9 +6,9 @@ runs it on its own asyncio loop. Running it in a child process lets the bench me
 worker's CPU and memory with psutil without counting the observers that time it.
 
 Protocol: credentials come from ``LIVEKIT_URL``, ``LIVEKIT_API_KEY``, ``LIVEKIT_API_SECRET``.
-Every line on stdout is one JSON object: ``{"event": "registered", "worker_id": ...}`` once, then
-``{"event": "session", "room", "role", "kind", "payload"}`` for each session event (see
-``SessionEventSink``). Closing stdin stops the worker cleanly; logs go to stderr.
+Stdout carries one JSON line, ``{"event": "registered", "worker_id": ...}``; session events travel
+through the rooms like everywhere else (see ``bench.workers.WorkerHost.watch``). Closing stdin
+stops the worker cleanly; logs go to stderr.
 """
 
 from __future__ import annotations
@@ -50,9 +50,6 @@ async def serve() -> None:
     """Run the worker until stdin closes."""
     write = _LineWriter()
 
-    def on_session_event(room: str, role: str, kind: str, payload: dict[str, Any]) -> None:
-        write({"event": "session", "room": room, "role": role, "kind": kind, "payload": payload})
-
     server = build_server(
         voice="offline",
         devmode=True,
@@ -60,7 +57,6 @@ async def serve() -> None:
         api_key=os.environ["LIVEKIT_API_KEY"],
         api_secret=os.environ["LIVEKIT_API_SECRET"],
         executor=JobExecutorType.THREAD,
-        on_session_event=on_session_event,
     )
 
     def on_registered(worker_id: str, _info: Any) -> None:

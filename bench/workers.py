@@ -1,7 +1,9 @@
 """Start, watch and stop the worker processes the benchmarks measure.
 
 - :class:`WorkerHost`: ``bench/worker_host.py``, the dashboard's in-process multi-agent worker
-  alone in a child process, reporting session events as JSON lines.
+  alone in a child process; the session events of the rooms it is told to ``watch`` are read
+  from the rooms themselves (the agents publish them, see :mod:`agents.session_wire`), by one
+  hidden data-only listener per room.
 - :class:`SingleAgentWorkers`: two ``bench/single_agent_worker.py start`` processes (the livekit
   CLI), one per agent name, for the two-worker alternative.
 
@@ -24,9 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from livekit import rtc
 
+from agents.session_wire import SESSION_TOPIC, WireError, decode
 from bench.common import PROJECT_ROOT
 from tui.local_server import LocalServer
+from tui.tokens import observer_token
 
 HOST_SCRIPT = PROJECT_ROOT / "bench" / "worker_host.py"
 SINGLE_SCRIPT = PROJECT_ROOT / "bench" / "single_agent_worker.py"
@@ -60,6 +65,7 @@ class WorkerHost:
         self._changed = asyncio.Event()
         self.events: list[dict[str, Any]] = []
         self.worker_id = ""
+        self._taps: dict[str, rtc.Room] = {}
 
     @property
     def pid(self) -> int:
@@ -100,9 +106,6 @@ class WorkerHost:
             if message.get("event") == "registered":
                 self.worker_id = str(message.get("worker_id", ""))
                 self._registered.set()
-            elif message.get("event") == "session":
-                message["received_at"] = time.monotonic()
-                self.events.append(message)
             self._changed.set()
         self._changed.set()
 
@@ -117,6 +120,47 @@ class WorkerHost:
             return []
         lines = self.log_path.read_text(errors="replace").splitlines()
         return [line for line in lines if "Panic" in line or "Traceback" in line][-5:]
+
+    async def watch(self, room: str) -> None:
+        """Collect ``room``'s session events from now on (a hidden listener that subscribes to
+        no track, so it costs the bench next to nothing)."""
+        if room in self._taps:
+            return
+        tap = rtc.Room()
+        self._taps[room] = tap
+
+        def on_data(packet: rtc.DataPacket) -> None:
+            if packet.topic != SESSION_TOPIC:
+                return
+            with contextlib.suppress(WireError):
+                wire = decode(packet.data)
+                self.events.append(
+                    {
+                        "room": room,
+                        "role": wire.role,
+                        "kind": wire.kind,
+                        "payload": wire.payload,
+                        "received_at": time.monotonic(),
+                    }
+                )
+                self._changed.set()
+
+        tap.on("data_received", on_data)
+        token = observer_token(
+            self._server.api_key, self._server.api_secret, room, identity=f"bench-tap-{room}"
+        )
+        await tap.connect(self._server.url, token, rtc.RoomOptions(auto_subscribe=False))
+
+    async def wait_job_finished(self, room: str, timeout_s: float) -> bool:
+        """Wait for the worker's own "Job for room ... finished" log line; False on timeout."""
+        needle = f"Job for room {room} finished"
+        try:
+            async with asyncio.timeout(timeout_s):
+                while needle not in self.log_path.read_text(errors="replace"):
+                    await asyncio.sleep(0.2)
+        except TimeoutError:
+            return False
+        return True
 
     def of(self, room: str, kind: str) -> list[dict[str, Any]]:
         """Session events of one kind for one room, in arrival order."""
@@ -138,6 +182,10 @@ class WorkerHost:
 
     async def aclose(self) -> None:
         """Close stdin (the stop signal), wait, and kill if the worker does not stop."""
+        taps, self._taps = list(self._taps.values()), {}
+        for tap in taps:
+            with contextlib.suppress(Exception):
+                await tap.disconnect()
         process, self._process = self._process, None
         if process is None:
             return

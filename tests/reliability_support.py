@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 from livekit import api
 
 from agents.constants import AGENT_NAME
-from tui.backend import Backend, BackendSinks, ServerStatus, SessionEventData
-from tui.events import DomainEvent, ObserverStatus
+from tui.backend import Backend, BackendSinks, ServerStatus
+from tui.events import DomainEvent, ObserverStatus, SessionEvent
 from tui.local_server import LocalServer
 from tui.settings import DashboardOptions, LiveKitSettings
 from tui.worker_runner import WorkerStatus
@@ -47,7 +47,6 @@ class Recorder:
     domain: list[DomainEvent] = field(default_factory=list)
     workers: list[WorkerStatus] = field(default_factory=list)
     servers: list[ServerStatus] = field(default_factory=list)
-    sessions: list[SessionEventData] = field(default_factory=list)
     secret_values: list[str] = field(default_factory=list)
     on_secrets: Callable[[list[str]], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -69,13 +68,14 @@ class Recorder:
             domain_event=lambda event: self._add(self.domain, event),
             worker_status=lambda status: self._add(self.workers, status),
             server_status=lambda status: self._add(self.servers, status),
-            session_event=lambda data: self._add(self.sessions, data),
             secrets=self._secrets,
         )
 
-    def snapshot(self) -> tuple[list[DomainEvent], list[WorkerStatus], list[SessionEventData]]:
+    def snapshot(self) -> tuple[list[DomainEvent], list[WorkerStatus], list[SessionEvent]]:
+        """Domain events, worker statuses, and the session events among the domain events."""
         with self._lock:
-            return list(self.domain), list(self.workers), list(self.sessions)
+            domain = list(self.domain)
+            return domain, list(self.workers), [e for e in domain if isinstance(e, SessionEvent)]
 
     async def wait_for(self, find: Callable[[], T | None], timeout_s: float, what: str) -> T:
         """The first non-None ``find()``, re-checked on every report, or AssertionError."""
@@ -98,7 +98,7 @@ class Recorder:
         events, _, _ = self.snapshot()
         return [e.state for e in events if isinstance(e, ObserverStatus) and e.room == room]
 
-    def session_events(self, room: str, kind: str) -> list[SessionEventData]:
+    def session_events(self, room: str, kind: str) -> list[SessionEvent]:
         _, _, sessions = self.snapshot()
         return [s for s in sessions if s.room == room and s.kind == kind]
 

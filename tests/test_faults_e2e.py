@@ -48,25 +48,9 @@ DETECTED: dict[str, float] = {}
 """Fault -> seconds to detection, printed at the end of the module."""
 
 
-class SessionFanout:
-    """The worker's session-event hook (job thread) -> the current engine (test loop)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.engine: Diagnostics | None = None
-
-    def __call__(self, room: str, role: str, kind: str, payload: dict[str, Any]) -> None:
-        engine = self.engine
-        if engine is not None:
-            self.loop.call_soon_threadsafe(
-                engine.session_event, room, role, kind, payload, time.monotonic()
-            )
-
-
 @dataclass
 class RunningWorker:
     worker: InProcessWorker
-    fanout: SessionFanout
     statuses: list[WorkerStatus] = field(default_factory=list)
 
 
@@ -75,10 +59,7 @@ async def running_worker(
     server: LocalServer,
     voice: str,
     on_status: Callable[[WorkerStatus], None] | None = None,
-    engine: Diagnostics | None = None,
 ) -> AsyncIterator[RunningWorker]:
-    fanout = SessionFanout(asyncio.get_running_loop())
-    fanout.engine = engine
     statuses: list[WorkerStatus] = []
 
     def status(update: WorkerStatus) -> None:
@@ -91,14 +72,13 @@ async def running_worker(
         ws_url=server.url,
         api_key=server.api_key,
         api_secret=server.api_secret,
-        on_session_event=fanout,
     )
     worker = InProcessWorker(agent_server, status, agent_name=AGENT_NAME)
     await worker.start()
     try:
         status = await worker.wait_registered(30)
         assert status.state == "registered", status
-        yield RunningWorker(worker, fanout, statuses)
+        yield RunningWorker(worker, statuses)
     finally:
         await worker.aclose()
 
@@ -213,7 +193,6 @@ def engine_for_worker(
     engine.set_voice("offline")
     if running is not None:
         engine.worker_status(running.worker.status, time.monotonic() - 60)
-        running.fanout.engine = engine
     return engine
 
 
@@ -568,7 +547,7 @@ async def test_worker_registered_after_the_room() -> None:
                 if status.state == "registered":
                     registered_at.append(now)
 
-            async with running_worker(server, "offline", on_status, engine):
+            async with running_worker(server, "offline", on_status):
                 assert registered_at
                 check = await harness.wait_for(
                     "worker registered after the room",
@@ -682,4 +661,3 @@ async def test_healthy_room_passes_every_check(
             }
     finally:
         logging.getLogger().removeHandler(counter)
-        offline_worker.fanout.engine = None

@@ -69,8 +69,21 @@ async def test_a_fresh_worker_starts_simultaneous_calls_and_survives(
         api.LiveKitAPI(own_server.url, own_server.api_key, own_server.api_secret) as lkapi,
     ):
         try:
+            # listen to each room before its agents are dispatched: session events are not
+            # replayed to late joiners
+            await asyncio.gather(*(create_room(lkapi, n, scenario, ()) for n in names))
+            await asyncio.gather(*(host.watch(n) for n in names))
             # the first jobs this worker process ever runs, all at once
-            await asyncio.gather(*(create_room(lkapi, n, scenario, (AGENT_NAME,)) for n in names))
+            await asyncio.gather(
+                *(
+                    lkapi.agent_dispatch.create_dispatch(
+                        api.CreateAgentDispatchRequest(
+                            agent_name=AGENT_NAME, room=n, metadata=scenario.to_json()
+                        )
+                    )
+                    for n in names
+                )
+            )
             # both sessions of every call; returns early if the worker dies
             await host.wait_for(names, "session_started", START_TIMEOUT_S, count=2)
             started = {n: len(host.of(n, "session_started")) for n in names}

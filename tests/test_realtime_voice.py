@@ -97,7 +97,7 @@ async def test_rejected_key_is_logged_once_as_a_clear_line(
     from aiohttp import web
 
     from agents.dispatcher_agent import DispatcherAgent
-    from agents.multi_agent_worker import _attach_session_events, _Events
+    from agents.multi_agent_worker import _attach_session_events
 
     async def reject(_request: web.Request) -> web.Response:
         return web.json_response(
@@ -117,13 +117,13 @@ async def test_rejected_key_is_logged_once_as_a_clear_line(
     reported: list[tuple[str, str, dict[str, object]]] = []
     failed = asyncio.Event()
 
-    def sink(_room: str, role: str, kind: str, payload: dict[str, object]) -> None:
+    def sink(role: str, kind: str, payload: dict[str, object]) -> None:
         reported.append((role, kind, payload))
         if kind == "error" and not payload["recoverable"]:
             failed.set()
 
     session = build_session("realtime", SCENARIO, "dispatcher", {"OPENAI_API_KEY": "sk-bad"})
-    _attach_session_events(session, "dispatcher", _Events(sink, "room"))
+    _attach_session_events(session, "dispatcher", sink)
     caplog.set_level(logging.INFO, logger="multi_agent_worker")
     try:
         await session.start(DispatcherAgent(SCENARIO), record=False)

@@ -30,19 +30,17 @@ from tui.backend import (
     Backend,
     BackendSinks,
     ServerStatus,
-    SessionEventData,
     release_native_runtime,
 )
 from tui.control_plane import ControlPlaneError, RoomSummary
 from tui.control_plane_jobs import RoomWorkers
 from tui.diagnostics import Diagnostics, LogErrorCounter, summary, worst
-from tui.events import DomainEvent, JobsListed, ObserverStatus
+from tui.events import DomainEvent, JobsListed, ObserverStatus, SessionEvent
 from tui.latency import LatencyBook
 from tui.log_bridge import LogCapture
 from tui.messages import (
     DomainEventMessage,
     ServerStatusChanged,
-    SessionEventMessage,
     WorkerStatusChanged,
 )
 from tui.scenario_catalog import BUILTIN_SCENARIOS, load_catalog
@@ -131,7 +129,6 @@ class DispatchApp(App[None]):
                 domain_event=self._post_domain_event,
                 worker_status=self._post_worker_status,
                 server_status=self._post_server_status,
-                session_event=self._post_session_event,
                 secrets=log_capture.add_secrets,
             ),
         )
@@ -192,9 +189,6 @@ class DispatchApp(App[None]):
 
     def _post_server_status(self, status: ServerStatus) -> None:
         self.post_message(ServerStatusChanged(status))
-
-    def _post_session_event(self, event: SessionEventData) -> None:
-        self.post_message(SessionEventMessage(event))
 
     # -- backend work
 
@@ -316,6 +310,8 @@ class DispatchApp(App[None]):
         self.diagnostics.apply(event)
         if isinstance(event, JobsListed) and event.room == self.state.room:
             self._on_jobs_listed(event)
+        elif isinstance(event, SessionEvent):
+            self._on_session_event(event)
 
     def _on_jobs_listed(self, event: JobsListed) -> None:
         """Remember the room's worker for the room list; report each lost job once."""
@@ -352,11 +348,8 @@ class DispatchApp(App[None]):
         else:
             self.query_one(StatusBar).set_server(f"{status.detail}…", "pending")
 
-    def on_session_event_message(self, message: SessionEventMessage) -> None:
-        event: SessionEventData = message.event
-        self.diagnostics.session_event(
-            event.room, event.role, event.kind, event.payload, time.monotonic()
-        )
+    def _on_session_event(self, event: SessionEvent) -> None:
+        """Latency and notifications from an agent's session, as read from the room."""
         if event.kind == "turn":
             self.latency.record_turn(event.room, event.role, event.payload)
             self._rendered_prompt_version = -1

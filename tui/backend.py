@@ -1,8 +1,8 @@
 """Everything the dashboard drives, without Textual: the LiveKit server (local child or
 remote), the control plane, the in-process agent worker and the room observer.
 
-The app gives plain callables for what happens (domain events, worker and server status,
-session events) and calls the async methods from its workers. One instance per app run;
+The app gives plain callables for what happens (domain events, worker and server status)
+and calls the async methods from its workers. One instance per app run;
 ``aclose()`` leaves no task, thread or child process behind.
 """
 
@@ -15,7 +15,6 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from agents.constants import AGENT_NAME
 from agents.scenario import load_scenario
@@ -49,16 +48,6 @@ class ServerStatus:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class SessionEventData:
-    """An in-process session event, as the worker's hook reports it."""
-
-    room: str
-    role: str
-    kind: str
-    payload: dict[str, Any]
-
-
 @dataclass
 class BackendSinks:
     """Where the backend reports; each may be called from any thread."""
@@ -66,7 +55,6 @@ class BackendSinks:
     domain_event: Callable[[DomainEvent], None]
     worker_status: Callable[[WorkerStatus], None]
     server_status: Callable[[ServerStatus], None]
-    session_event: Callable[[SessionEventData], None]
     secrets: Callable[[list[str]], None]
     """Values to redact from every log line from now on."""
 
@@ -133,16 +121,12 @@ class Backend:
         from agents.multi_agent_worker import build_server
         from agents.voices import VoiceConfigError
 
-        def on_session_event(room: str, role: str, kind: str, payload: dict[str, Any]) -> None:
-            self._sinks.session_event(SessionEventData(room, role, kind, payload))
-
         try:
             server = build_server(
                 voice=self.options.voice,
                 ws_url=settings.url,
                 api_key=settings.api_key,
                 api_secret=settings.api_secret,
-                on_session_event=on_session_event,
             )
         except VoiceConfigError as exc:
             logger.error("agent worker not started: %s", exc)

@@ -40,6 +40,7 @@ from tui.events import (
     AudioLevel,
     DomainEvent,
     ParticipantJoined,
+    SessionEvent,
     TranscriptSegment,
 )
 from tui.redaction import redact, redact_tokens
@@ -239,6 +240,9 @@ class Diagnostics:
         """Note a domain event (and apply it to the state when the engine owns it)."""
         if self._owns_state:
             self.state.apply(event)
+        if isinstance(event, SessionEvent):
+            self.session_event(event.room, event.role, event.kind, event.payload, event.at)
+            return
         if event.room != self.state.room:
             return
         if self._heard_room != event.room:
@@ -306,7 +310,7 @@ class Diagnostics:
     def session_event(
         self, room: str, role: str, kind: str, payload: dict[str, Any], at: float
     ) -> None:
-        """One worker session event (see ``agents.multi_agent_worker.SessionEventSink``)."""
+        """One agent session event (kinds and payloads: :mod:`agents.session_wire`)."""
         sessions = self._sessions.get(room)
         if sessions is None:
             sessions = self._sessions[room] = _RoomSessions()

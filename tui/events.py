@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, TypeAlias
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 Attributes: TypeAlias = tuple[tuple[str, str], ...]
 """Participant attributes as sorted ``(key, value)`` pairs: immutable, hashable, comparable."""
@@ -180,6 +180,25 @@ class TranscriptSegment:
     at: float = field(default_factory=_now)
 
 
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """An agent session's own event, read from the room (see :mod:`agents.session_wire`).
+
+    ``identity`` is the participant that published it; ``role`` the agent it is about
+    (``dispatcher``, ``driver``, or ``""`` for the whole call), which differs when one agent
+    reports for another that never joined. ``sent_at`` is the sender's wall clock.
+    """
+
+    room: str
+    identity: str
+    role: str
+    kind: str
+    payload: dict[str, Any]
+    seq: int = 0
+    sent_at: float = 0.0
+    at: float = field(default_factory=_now)
+
+
 class RoomJob(NamedTuple):
     """One agent job of a room, as the server lists it; unpacks as ``(job_id, worker_id, status,
     ...)``. Built by :func:`tui.control_plane_jobs.jobs_of`.
@@ -222,6 +241,7 @@ DomainEvent: TypeAlias = (
     | AudioLevel
     | ConnectionQualityChanged
     | TranscriptSegment
+    | SessionEvent
     | JobsListed
 )
 """Everything an adapter may hand to a sink."""
@@ -236,6 +256,7 @@ DOMAIN_EVENT_TYPES: tuple[type, ...] = (
     AudioLevel,
     ConnectionQualityChanged,
     TranscriptSegment,
+    SessionEvent,
     JobsListed,
 )
 """The members of :data:`DomainEvent`, for ``isinstance`` checks and exhaustive tests."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from tui.backend import ServerStatus, SessionEventData
+from tui.backend import ServerStatus
 from tui.events import AudioLevel, DomainEvent
 from tui.worker_runner import WorkerStatus
 
@@ -34,14 +34,6 @@ class WorkerStatusChanged(Message):
     def __init__(self, status: WorkerStatus) -> None:
         super().__init__()
         self.status = status
-
-
-class SessionEventMessage(Message):
-    """Carries an in-process session event from a job thread to the app."""
-
-    def __init__(self, event: SessionEventData) -> None:
-        super().__init__()
-        self.event = event
 
 
 class ServerStatusChanged(Message):

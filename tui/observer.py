@@ -14,7 +14,9 @@ What it reports and why:
 - an RMS level per subscribed audio track, measured from the received frames: a published but
   silent track is a classic failure that active speakers alone cannot show;
 - transcripts from the ``lk.transcription`` text streams, read incrementally so a segment appears
-  as it is spoken; whether it is final is only known from the stream's trailer.
+  as it is spoken; whether it is final is only known from the stream's trailer;
+- each agent's session events (turns and their latency, errors, voice), from the data packets
+  its participant publishes (:mod:`tui.session_channel`).
 
 The token must grant ``hidden=True`` and no publishing (see :func:`observer_grants`): the agents
 must not see the dashboard, and the server still delivers text streams to hidden participants.
@@ -53,6 +55,7 @@ from tui.events import (
     freeze_attributes,
 )
 from tui.redaction import redact_tokens
+from tui.session_channel import SessionChannelReader
 
 logger = logging.getLogger("tui.observer")
 
@@ -188,6 +191,7 @@ class RoomObserver:
         self._meters: dict[str, asyncio.Task[None]] = {}  # by track sid
         self._meter_owner: dict[str, str] = {}  # track sid -> participant identity
         self._text_handler_registered = False
+        self._session_channel = SessionChannelReader(room_name, self._emit, self._spawn)
         self._started = False
         self._closed = False
         self.connect_seconds: float | None = None
@@ -247,6 +251,7 @@ class RoomObserver:
             room.on(name, handler)  # type: ignore[arg-type]
         room.register_text_stream_handler(TRANSCRIPTION_TOPIC, self._on_text_stream)
         self._text_handler_registered = True
+        self._session_channel.attach(room)
         started = time.monotonic()
         try:
             await room.connect(
@@ -300,6 +305,7 @@ class RoomObserver:
             if self._text_handler_registered:
                 room.unregister_text_stream_handler(TRANSCRIPTION_TOPIC)
                 self._text_handler_registered = False
+            self._session_channel.detach()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -39,6 +39,7 @@ from tui.events import (
     ParticipantJoined,
     ParticipantLeft,
     RoomJob,
+    SessionEvent,
     TrackUpdate,
     TranscriptSegment,
 )
@@ -314,6 +315,8 @@ class RoomState:
             ConnectionQualityChanged: self._on_quality,
             ObserverStatus: self._on_observer,
             JobsListed: self._on_jobs,
+            # read by the latency book and the diagnostics; nothing of it lives in the panes' state
+            SessionEvent: lambda _event: False,
         }
 
     def reset(self, room: str, *, now: float = 0.0) -> None:
