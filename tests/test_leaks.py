@@ -30,6 +30,7 @@ from reliability_support import (
     wait_until_jobs_dispatched,
 )
 
+from tui.events import TrackUpdate
 from tui.local_server import LocalServer, ServerConfig
 
 pytestmark = pytest.mark.e2e
@@ -94,11 +95,14 @@ async def test_fifty_rooms_created_and_deleted_leave_nothing_behind(server: Loca
         # One round first, so one-time set-up (lazy imports, SDK threads, pooled connections)
         # is not mistaken for a leak.
         created = await backend.create_room(scenario)
+        await backend.observe(created.name)
+        # published audio is replayed to a late observer, unlike a session event
         await recorder.wait_for(
-            lambda: len(recorder.session_events(created.name, "session_started")) == 2 or None,
+            lambda: len(published_agents(recorder, created.name)) == 2 or None,
             TIMEOUT_S,
             "the warm-up call to start",
         )
+        await backend.observe(None)
         await backend.delete_room(created.name)
         await poll(lambda: _settled(server), TIMEOUT_S, "the warm-up room and its job to be gone")
         threads_before = set(threading.enumerate())
@@ -252,3 +256,12 @@ async def _all_gone(processes: list[psutil.Process]) -> str | None:
         except psutil.NoSuchProcess:
             continue
     return "gone"
+
+
+def published_agents(recorder: Recorder, room: str) -> set[str]:
+    """Identities whose audio track the backend's observer saw published in ``room``."""
+    return {
+        e.identity
+        for e in recorder.snapshot()[0]
+        if isinstance(e, TrackUpdate) and e.room == room and e.kind == "audio"
+    }
