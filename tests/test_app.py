@@ -14,7 +14,7 @@ import psutil
 import pytest
 from livekit import api, rtc
 from textual.pilot import Pilot
-from textual.widgets import Log, OptionList
+from textual.widgets import Log, OptionList, Static
 
 from tui.app import DispatchApp
 from tui.log_bridge import LogCapture
@@ -123,6 +123,18 @@ async def _test_new_room_shows_tim_and_chris_talking(app: DispatchApp, pilot: Pi
     logged = "\n".join(str(line) for line in app.query_one("#log-lines", Log).lines)
     assert "✓ Dispatcher agent session started" in logged
     assert "✓ Driver agent session started" in logged
+    # per-turn latency reached the panes through the room (the agents' session events)
+    await wait_until(
+        pilot,
+        lambda: (
+            "latency" in pane(app, "dispatcher").info_text
+            and "latency" in pane(app, "driver").info_text
+        ),
+        "per-turn latency in both panes",
+    )
+    title = str(app.query_one("#room-title", Static).render())
+    assert "2 participants seen" in title, title
+    assert "ignoring byte stream" not in logged, "LiveKit's session channel is read"
     assert "[job-" in logged or "Thread" in logged  # records came from the job thread
     app.save_screenshot(
         filename="pilot-conversation.svg",

@@ -384,7 +384,12 @@ class DispatchApp(App[None]):
             return
         summary = next((room for room in self.rooms if room.name == self.state.room), None)
         load = f"  load {summary.load_id}" if summary and summary.load_id else ""
-        people = f"  {summary.num_participants} participants" if summary else ""
+        if self.state.observer_state in ("connected", "reconnected"):
+            # what the observer sees now, not the server's room record (stored on a 5 s tick)
+            count = sum(1 for view in self.state.participants() if view.connected)
+            people = f"  {count} participant{'s' if count != 1 else ''} seen"
+        else:
+            people = f"  {summary.num_participants} participants" if summary else ""
         title.update(f"room {self.state.room}{load}{people}")
 
     def _missing_reason(self, role: AgentRole) -> str:
@@ -425,6 +430,7 @@ class DispatchApp(App[None]):
         checks = self.diagnostics.evaluate(now)
         status_bar.set_checks(summary(checks), CHECK_HEALTH[worst(checks)])
         self.query_one(JobsLine).show_jobs(self.state)
+        self._show_room_title()
         for role in EXPECTED_ROLES:
             pane = self.query_one(f"#pane-{role}", AgentPane)
             view = self.state.for_role(role)
