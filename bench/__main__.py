@@ -39,8 +39,8 @@ from bench.common import (
     verdict,
 )
 from bench.workers import SingleAgentWorkers, WorkerHost, make_log_dir
-from tui.cluster import ClusterError
-from tui.local_server import LocalServer
+from tui.cluster.launcher import ClusterError
+from tui.core.local_server import LocalServer
 
 STAGES = ("time", "concurrency", "dashboard", "cluster")
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "results.json"

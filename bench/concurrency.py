@@ -37,7 +37,7 @@ from bench.common import (
 from bench.probe import RoomProbe
 from bench.time_to_agents import create_room, delete_room
 from bench.workers import WorkerHost
-from tui.local_server import LocalServer
+from tui.core.local_server import LocalServer
 
 REGULAR_ENDINGS = ("goodbye", "max_turns")
 BASE_TIMEOUT_S = 60.0

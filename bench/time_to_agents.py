@@ -31,7 +31,7 @@ from bench.common import Check, at_most, bench_scenario, info, summarize
 from bench.probe import RoomProbe
 from bench.single_agent_worker import AGENT_NAMES
 from bench.workers import WorkerHost
-from tui.local_server import LocalServer
+from tui.core.local_server import LocalServer
 
 READY_TIMEOUT_S = 10.0
 """A healthy room is ready in 1-2 s; a dispatch the server dropped never gets ready."""

@@ -30,7 +30,7 @@ from typing import Any
 from livekit.agents import JobExecutorType
 
 from agents.multi_agent_worker import build_server
-from tui.backend import release_native_runtime
+from tui.core.backend import release_native_runtime
 
 
 class _LineWriter:

@@ -26,7 +26,7 @@ from typing import Any
 import psutil
 
 from bench.common import PROJECT_ROOT
-from tui.local_server import LocalServer
+from tui.core.local_server import LocalServer
 
 HOST_SCRIPT = PROJECT_ROOT / "bench" / "worker_host.py"
 SINGLE_SCRIPT = PROJECT_ROOT / "bench" / "single_agent_worker.py"

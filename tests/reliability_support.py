@@ -21,11 +21,11 @@ from typing import Any, TypeVar
 from livekit import api
 
 from agents.constants import AGENT_NAME
-from tui.backend import Backend, BackendSinks, ServerStatus, SessionEventData
-from tui.events import DomainEvent, ObserverStatus
-from tui.local_server import LocalServer
-from tui.settings import DashboardOptions, LiveKitSettings
-from tui.worker_runner import WorkerStatus
+from tui.core.backend import Backend, BackendSinks, ServerStatus, SessionEventData
+from tui.core.events import DomainEvent, ObserverStatus
+from tui.core.local_server import LocalServer
+from tui.core.settings import DashboardOptions, LiveKitSettings
+from tui.core.worker_runner import WorkerStatus
 
 T = TypeVar("T")
 

@@ -14,9 +14,9 @@ from textual.containers import VerticalScroll
 from textual.geometry import Region
 from textual.widgets import Static
 
-from tui.events import AudioLevel, ParticipantJoined, TranscriptSegment
-from tui.state import AgentView, RoomState
-from tui.widgets.agent_pane import AgentPane
+from tui.core.events import AudioLevel, ParticipantJoined, TranscriptSegment
+from tui.core.state import AgentView, RoomState
+from tui.ui.widgets.agent_pane import AgentPane
 
 ROOM = "room-pane"
 TIM = "dispatcher-tim"

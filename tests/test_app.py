@@ -16,16 +16,16 @@ from livekit import api, rtc
 from textual.pilot import Pilot
 from textual.widgets import Log, OptionList
 
-from tui.app import DispatchApp
-from tui.log_bridge import LogCapture
-from tui.scenario_catalog import BUILTIN_SCENARIOS, load_catalog
-from tui.screens.help import HelpScreen
-from tui.screens.scenario_picker import ScenarioPicker
-from tui.settings import DashboardOptions
-from tui.tokens import agent_token
-from tui.widgets.agent_pane import AgentPane
-from tui.widgets.jobs_line import JobsLine
-from tui.widgets.room_list import RoomList
+from tui.core.log_bridge import LogCapture
+from tui.core.scenario_catalog import BUILTIN_SCENARIOS, load_catalog
+from tui.core.settings import DashboardOptions
+from tui.core.tokens import agent_token
+from tui.ui.app import DispatchApp
+from tui.ui.screens.help import HelpScreen
+from tui.ui.screens.scenario_picker import ScenarioPicker
+from tui.ui.widgets.agent_pane import AgentPane
+from tui.ui.widgets.jobs_line import JobsLine
+from tui.ui.widgets.room_list import RoomList
 
 pytestmark = pytest.mark.e2e
 SIZE = (170, 50)

@@ -20,14 +20,14 @@ from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
 
-from tui.app import DispatchApp
-from tui.cluster import Cluster, HeadlessWorker, node_configs, write_env_file
-from tui.cluster_load import ClusterSession, RoomWatch, run_conversations, scripted_scenario
-from tui.control_plane_jobs import jobs_of
-from tui.local_server import ServerConfig
-from tui.log_bridge import LogCapture
-from tui.settings import DashboardOptions, LiveKitSettings
-from tui.widgets.jobs_line import JobsLine
+from tui.cluster.launcher import Cluster, HeadlessWorker, node_configs, write_env_file
+from tui.cluster.load import ClusterSession, RoomWatch, run_conversations, scripted_scenario
+from tui.core.control_plane_jobs import jobs_of
+from tui.core.local_server import ServerConfig
+from tui.core.log_bridge import LogCapture
+from tui.core.settings import DashboardOptions, LiveKitSettings
+from tui.ui.app import DispatchApp
+from tui.ui.widgets.jobs_line import JobsLine
 
 pytestmark = pytest.mark.cluster
 

@@ -15,15 +15,15 @@ from livekit import api, rtc
 
 from agents.constants import AGENT_NAME
 from agents.scenario import Scenario, load_scenario, scenario_from_metadata
-from tui.control_plane import (
+from tui.core.control_plane import (
     DEPARTURE_TIMEOUT_S,
     ControlPlane,
     ControlPlaneError,
     new_room_name,
     room_timeouts,
 )
-from tui.local_server import LocalServer, free_port
-from tui.tokens import agent_token
+from tui.core.local_server import LocalServer, free_port
+from tui.core.tokens import agent_token
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 ROOM_NAME = re.compile(r"^conv_HDX-2478_\d{8}T\d{12}Z_[0-9a-f]{6}$")

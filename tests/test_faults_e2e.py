@@ -28,12 +28,12 @@ from reliability_support import wait_until_jobs_dispatched
 
 from agents.constants import AGENT_NAME, AGENT_STATE_ATTRIBUTE, ROLE_ATTRIBUTE
 from agents.multi_agent_worker import build_server, default_scenario
-from tui.control_plane import ControlPlane, ControlPlaneError
-from tui.diagnostics import Check, Diagnostics, LogErrorCounter, Thresholds
-from tui.local_server import LocalServer, ServerConfig
-from tui.observer import RoomObserver
-from tui.tokens import agent_token, observer_token
-from tui.worker_runner import InProcessWorker, WorkerStatus
+from tui.core.control_plane import ControlPlane, ControlPlaneError
+from tui.core.diagnostics import Check, Diagnostics, LogErrorCounter, Thresholds
+from tui.core.local_server import LocalServer, ServerConfig
+from tui.core.observer import RoomObserver
+from tui.core.tokens import agent_token, observer_token
+from tui.core.worker_runner import InProcessWorker, WorkerStatus
 
 pytestmark = pytest.mark.e2e
 

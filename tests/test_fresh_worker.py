@@ -23,7 +23,7 @@ from agents.constants import AGENT_NAME
 from bench.common import PROJECT_ROOT, bench_scenario
 from bench.time_to_agents import create_room, delete_room
 from bench.workers import WorkerHost
-from tui.local_server import LocalServer
+from tui.core.local_server import LocalServer
 
 SIMULTANEOUS_CALLS = 5
 START_TIMEOUT_S = 30.0

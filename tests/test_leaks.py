@@ -30,7 +30,7 @@ from reliability_support import (
     wait_until_jobs_dispatched,
 )
 
-from tui.local_server import LocalServer, ServerConfig
+from tui.core.local_server import LocalServer, ServerConfig
 
 pytestmark = pytest.mark.e2e
 

@@ -21,9 +21,9 @@ from reliability_support import (
     write_scenario,
 )
 
-from tui.events import ObserverStatus, ParticipantLeft
-from tui.local_server import LocalServer
-from tui.state import RoomState
+from tui.core.events import ObserverStatus, ParticipantLeft
+from tui.core.local_server import LocalServer
+from tui.core.state import RoomState
 
 pytestmark = pytest.mark.e2e
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui.audio_level import SILENCE_DBFS
-from tui.events import (
+from tui.core.audio_level import SILENCE_DBFS
+from tui.core.events import (
     ActiveSpeakers,
     AttributesChanged,
     AudioLevel,
@@ -20,7 +20,7 @@ from tui.events import (
     TranscriptSegment,
     freeze_attributes,
 )
-from tui.state import (
+from tui.core.state import (
     IN_PROGRESS_CAP,
     SPEAKING_HISTORY,
     TRANSCRIPT_CAP,
@@ -32,7 +32,7 @@ from tui.state import (
     overlap_seconds,
     room_worker,
 )
-from tui.widgets.jobs_line import jobs_text
+from tui.ui.widgets.jobs_line import jobs_text
 
 ROOM = "dispatch-room"
 

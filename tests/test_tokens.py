@@ -13,8 +13,8 @@ import pytest
 from livekit import api, rtc
 from livekit.rtc.participant import PublishTrackError
 
-from tui.local_server import LocalServer
-from tui.tokens import OBSERVER_IDENTITY, agent_token, observer_token
+from tui.core.local_server import LocalServer
+from tui.core.tokens import OBSERVER_IDENTITY, agent_token, observer_token
 
 KEY = "testkey"
 SECRET = "a-test-secret-of-at-least-thirty-two-chars"

@@ -28,7 +28,7 @@ from agents.constants import (
 )
 from agents.multi_agent_worker import build_server
 from agents.scenario import Scenario, parse_scenario
-from tui.local_server import LocalServer
+from tui.core.local_server import LocalServer
 
 pytestmark = pytest.mark.e2e
 

@@ -26,8 +26,8 @@ from agents.constants import (
     WORKER_ID_ATTRIBUTE,
     WORKER_PID_ATTRIBUTE,
 )
-from tui.audio_level import SOUND_THRESHOLD_DBFS
-from tui.events import (
+from tui.core.audio_level import SOUND_THRESHOLD_DBFS
+from tui.core.events import (
     ActiveSpeakers,
     AttributesChanged,
     AudioLevel,
@@ -187,7 +187,7 @@ class AgentView:
     """Last metered RMS level of the received audio, None until the first measurement."""
     level_at: float | None = None
     last_sound_at: float | None = None
-    """Last time the level was above :data:`tui.audio_level.SOUND_THRESHOLD_DBFS`."""
+    """Last time the level was above :data:`tui.core.audio_level.SOUND_THRESHOLD_DBFS`."""
     quality: str = "unknown"
     tracks: dict[str, TrackView] = field(default_factory=dict)
     transcript: deque[TranscriptLine] = field(default_factory=lambda: deque(maxlen=TRANSCRIPT_CAP))

@@ -10,8 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.diagnostics import Check
-from tui.widgets.diagnostics_panel import DiagnosticsPanel
+from tui.core.diagnostics import Check
+from tui.ui.widgets.diagnostics_panel import DiagnosticsPanel
 
 
 class DiagnosticsScreen(ModalScreen[None]):

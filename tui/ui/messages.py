@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from tui.backend import ServerStatus, SessionEventData
-from tui.events import AudioLevel, DomainEvent
-from tui.worker_runner import WorkerStatus
+from tui.core.backend import ServerStatus, SessionEventData
+from tui.core.events import AudioLevel, DomainEvent
+from tui.core.worker_runner import WorkerStatus
 
 
 class DomainEventMessage(Message):

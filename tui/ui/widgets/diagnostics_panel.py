@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tui.diagnostics import Check, summary
+from tui.core.diagnostics import Check, summary
 
 STATUS_CLASSES = ("-ok", "-warn", "-fail", "-pending")
 STATUS_MARKS = {"ok": "✓ ok     ", "warn": "! warn   ", "fail": "✗ FAIL   ", "pending": "… pending"}

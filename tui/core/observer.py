@@ -1,7 +1,7 @@
 """Watch one LiveKit room as a hidden, subscribe-only participant and emit domain events.
 
 The observer is an adapter: it knows livekit.rtc, nothing of Textual. rtc callbacks run on the
-asyncio loop the observer was started on; each one is turned into a :mod:`tui.events` value and
+asyncio loop the observer was started on; each one is turned into a :mod:`tui.core.events` value and
 handed to a plain callable sink, which must be cheap (the app wraps it with ``post_message``).
 
 What it reports and why:
@@ -36,8 +36,8 @@ import numpy as np
 from livekit import api, rtc
 
 from agents.constants import TRANSCRIPTION_TOPIC
-from tui.audio_level import LevelMeter, meter_frame_ms
-from tui.events import (
+from tui.core.audio_level import LevelMeter, meter_frame_ms
+from tui.core.events import (
     ActiveSpeakers,
     AttributesChanged,
     AudioLevel,
@@ -52,7 +52,7 @@ from tui.events import (
     TranscriptSegment,
     freeze_attributes,
 )
-from tui.redaction import redact_tokens
+from tui.core.redaction import redact_tokens
 
 logger = logging.getLogger("tui.observer")
 

@@ -1,7 +1,7 @@
 """Live troubleshooting: every failure of the worker guide's troubleshooting list, as checks.
 
 :class:`Diagnostics` is plain Python (no Textual, no IO, no clock of its own). It is fed the same
-inputs as the dashboard: domain events (through the shared :class:`~tui.state.RoomState`), the
+inputs as the dashboard: domain events (through the shared :class:`~tui.core.state.RoomState`), the
 server and control-plane status, the in-process worker's status, the worker's session events,
 worker-log errors, and the observed room's dispatches and creation time. ``evaluate(now)`` turns
 what it knows into :class:`Check` values, each ``ok``/``warn``/``fail``/``pending`` with a
@@ -34,16 +34,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeAlias
 
 from agents.constants import AGENT_NAME, AGENT_STATE_ATTRIBUTE
-from tui.audio_level import SOUND_THRESHOLD_DBFS
-from tui.events import (
+from tui.core.audio_level import SOUND_THRESHOLD_DBFS
+from tui.core.events import (
     AttributesChanged,
     AudioLevel,
     DomainEvent,
     ParticipantJoined,
     TranscriptSegment,
 )
-from tui.redaction import redact, redact_tokens
-from tui.state import (
+from tui.core.redaction import redact, redact_tokens
+from tui.core.state import (
     EXPECTED_ROLES,
     AgentRole,
     AgentView,
@@ -54,8 +54,8 @@ from tui.state import (
 )
 
 if TYPE_CHECKING:
-    from tui.control_plane import ControlPlaneError
-    from tui.worker_runner import WorkerStatus
+    from tui.core.control_plane import ControlPlaneError
+    from tui.core.worker_runner import WorkerStatus
 
 Status: TypeAlias = Literal["ok", "warn", "fail", "pending"]
 STATUS_ORDER: Final[dict[Status, int]] = {"ok": 0, "pending": 1, "warn": 2, "fail": 3}
@@ -110,7 +110,7 @@ class Thresholds:
 
 
 class DispatchLike(Protocol):
-    """What the engine reads of a dispatch (``tui.control_plane.DispatchSummary``)."""
+    """What the engine reads of a dispatch (``tui.core.control_plane.DispatchSummary``)."""
 
     @property
     def dispatch_id(self) -> str: ...
@@ -288,7 +288,7 @@ class Diagnostics:
         self.server_failed(str(error), error.kind)
 
     def worker_status(self, status: WorkerStatus, at: float) -> None:
-        """The in-process worker's status (``tui.worker_runner.WorkerStatus``)."""
+        """The in-process worker's status (``tui.core.worker_runner.WorkerStatus``)."""
         if self._worker is None or self._worker.state != status.state:
             self._worker_since = at
         self._worker = status

@@ -16,8 +16,8 @@ from typing import Any
 from aiohttp import web
 
 from agents.scenario import MAX_FILE_BYTES, ScenarioError, parse_scenario_json
-from tui.control_plane import ControlPlane, ControlPlaneError
-from tui.settings import LiveKitSettings
+from tui.core.control_plane import ControlPlane, ControlPlaneError
+from tui.core.settings import LiveKitSettings
 
 ControlPlaneFactory = Callable[[], ControlPlane]
 """Makes a fresh (not yet entered) ControlPlane per request."""

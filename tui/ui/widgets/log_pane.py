@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Log, Static
 
-from tui.log_bridge import LogBuffer, LogLine
+from tui.core.log_bridge import LogBuffer, LogLine
 
 LEVELS: tuple[tuple[str, int], ...] = (
     ("DEBUG", logging.DEBUG),

@@ -2,7 +2,7 @@
 
 Shared by the cluster tests and the bench (``bench/cluster_bench.py``). Each room is created
 through one node and observed through the next one with the dashboard's own
-:class:`tui.observer.RoomObserver` (hidden, subscribe-only), so every figure here is what a
+:class:`tui.core.observer.RoomObserver` (hidden, subscribe-only), so every figure here is what a
 ``--no-worker`` dashboard attached to a single node would see.
 """
 
@@ -18,17 +18,17 @@ from typing import Any
 from livekit import api
 
 from agents.scenario import Scenario, parse_scenario
-from tui.control_plane import ControlPlane
-from tui.control_plane_jobs import RoomJob, room_jobs
-from tui.events import (
+from tui.core.control_plane import ControlPlane
+from tui.core.control_plane_jobs import RoomJob, room_jobs
+from tui.core.events import (
     DomainEvent,
     ParticipantJoined,
     ParticipantLeft,
     TrackUpdate,
     TranscriptSegment,
 )
-from tui.observer import RoomObserver
-from tui.tokens import observer_token
+from tui.core.observer import RoomObserver
+from tui.core.tokens import observer_token
 
 GOODBYE_SCRIPT: tuple[tuple[str, str], ...] = (
     ("dispatcher", "Hi Chris, Tim here about load HDX-2478."),

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
 DEFAULT_READY_TIMEOUT_S = 20.0
 
@@ -73,8 +73,8 @@ class ServerConfig:
     empty_timeout_s: int = 300
     departure_timeout_s: int = 20
     redis_address: str = ""
-    """``host:port`` of the Redis shared by the nodes of a cluster (tui/cluster.py); empty for
-    a single node, which then keeps its state in memory."""
+    """``host:port`` of the Redis shared by the nodes of a cluster (tui/cluster/launcher.py);
+    empty for a single node, which then keeps its state in memory."""
 
     @classmethod
     def generate(cls) -> ServerConfig:

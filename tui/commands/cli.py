@@ -16,8 +16,8 @@ from typing import NoReturn, TextIO
 
 from agents.constants import AGENT_NAME
 from agents.scenario import ScenarioError, load_scenario
-from tui.control_plane import ControlPlane, ControlPlaneError, RoomSummary
-from tui.settings import (
+from tui.core.control_plane import ControlPlane, ControlPlaneError, RoomSummary
+from tui.core.settings import (
     VOICE_CHOICES,
     DashboardOptions,
     LiveKitSettings,
@@ -26,7 +26,7 @@ from tui.settings import (
 )
 
 PROG = "dispatch-tui"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SCENARIO_DIR = PROJECT_ROOT / "scenarios"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -164,7 +164,7 @@ def run_cli(
         if args.command == "api":
             return _api(args, settings, err)
         if args.command == "doctor":
-            from tui.doctor import run_doctor
+            from tui.commands.doctor import run_doctor
 
             return run_doctor(
                 _require_server(settings, "doctor"),
@@ -250,7 +250,7 @@ def _rooms(settings: LiveKitSettings | None, out: TextIO) -> int:
 
 
 def _api(args: argparse.Namespace, settings: LiveKitSettings | None, err: TextIO) -> int:
-    from tui.api_server import ApiServerError, is_loopback_host, serve
+    from tui.commands.api_server import ApiServerError, is_loopback_host, serve
 
     if not is_loopback_host(args.host):
         raise _UsageError(
@@ -281,6 +281,6 @@ def _dashboard(args: argparse.Namespace, settings: LiveKitSettings | None) -> in
         settings=settings, scenario_dirs=dirs, no_worker=args.no_worker, voice=args.voice
     )
     # Textual is imported only when the dashboard actually runs.
-    from tui.app import run_dashboard
+    from tui.ui.app import run_dashboard
 
     return run_dashboard(options)

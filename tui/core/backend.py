@@ -19,13 +19,13 @@ from typing import Any
 
 from agents.constants import AGENT_NAME
 from agents.scenario import load_scenario
-from tui.control_plane import ControlPlane, CreatedRoom, RoomSummary
-from tui.events import DomainEvent
-from tui.local_server import LocalServer
-from tui.observer import RoomObserver
-from tui.settings import DashboardOptions, LiveKitSettings
-from tui.tokens import observer_token
-from tui.worker_runner import InProcessWorker, WorkerStatus
+from tui.core.control_plane import ControlPlane, CreatedRoom, RoomSummary
+from tui.core.events import DomainEvent
+from tui.core.local_server import LocalServer
+from tui.core.observer import RoomObserver
+from tui.core.settings import DashboardOptions, LiveKitSettings
+from tui.core.tokens import observer_token
+from tui.core.worker_runner import InProcessWorker, WorkerStatus
 
 logger = logging.getLogger("tui.backend")
 
@@ -34,7 +34,7 @@ OBSERVER_LEVEL_INTERVAL_S = 0.2
 
 5 updates a second per agent are plenty for a meter (the panes draw levels twice a second)
 and keep diagnostics' sound intervals whole (they allow 0.35 s between audible levels). The
-observer then takes 100 ms frames from the SDK (:func:`tui.audio_level.meter_frame_ms`).
+observer then takes 100 ms frames from the SDK (:func:`tui.core.audio_level.meter_frame_ms`).
 """
 
 
@@ -151,7 +151,7 @@ class Backend:
             )
             return
         # The worker says "failed" soon if it cannot register at all, but once registered it
-        # outlives a slow server restart, reporting "reconnecting" (see tui.worker_runner).
+        # outlives a slow server restart, reporting "reconnecting" (see tui.core.worker_runner).
         self._worker = InProcessWorker(server, self._sinks.worker_status, agent_name=AGENT_NAME)
         await self._worker.start()
 

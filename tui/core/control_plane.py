@@ -35,9 +35,9 @@ from livekit import api
 
 from agents.constants import AGENT_NAME
 from agents.scenario import LOAD_ID_PATTERN, Scenario
-from tui.control_plane_jobs import RoomJob, jobs_of
-from tui.redaction import redact
-from tui.settings import LiveKitSettings
+from tui.core.control_plane_jobs import RoomJob, jobs_of
+from tui.core.redaction import redact
+from tui.core.settings import LiveKitSettings
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -321,7 +321,7 @@ class ControlPlane:
     async def list_jobs(self, room: str) -> tuple[list[DispatchSummary], list[RoomJob]]:
         """The room's dispatches, and its jobs with the worker that runs each.
 
-        Works through any node of a cluster; see :mod:`tui.control_plane_jobs` for how a
+        Works through any node of a cluster; see :mod:`tui.core.control_plane_jobs` for how a
         ``lost`` or ``unassigned`` job is recognised.
         """
         action = f"list jobs of {room}"

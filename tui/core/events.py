@@ -2,8 +2,8 @@
 
 Adapters (the room observer, later the log bridge and in-process session hooks) turn their
 sources into these small immutable values and hand them to a plain callable sink; the app applies
-them to the pure state model in :mod:`tui.state`. Nothing here knows about livekit or Textual, so
-events can be built freely in tests.
+them to the pure state model in :mod:`tui.core.state`. Nothing here knows about livekit or
+Textual, so events can be built freely in tests.
 
 Every event carries the room it belongs to (so events from an observer of a previous room can be
 recognised as stale after a room switch) and ``at``, a :func:`time.monotonic` timestamp taken
@@ -140,7 +140,7 @@ class AudioLevel:
     """The RMS level of a participant's received audio over the last metering interval.
 
     ``rms_dbfs`` is relative to full scale (a full-scale sine is about -3 dBFS); digital silence
-    is reported as :data:`tui.audio_level.SILENCE_DBFS`.
+    is reported as :data:`tui.core.audio_level.SILENCE_DBFS`.
     """
 
     room: str
@@ -182,7 +182,7 @@ class TranscriptSegment:
 
 class RoomJob(NamedTuple):
     """One agent job of a room, as the server lists it; unpacks as ``(job_id, worker_id, status,
-    ...)``. Built by :func:`tui.control_plane_jobs.jobs_of`.
+    ...)``. Built by :func:`tui.core.control_plane_jobs.jobs_of`.
 
     ``status`` is ``pending``, ``running``, ``success``, ``failed``, ``cancelled``, ``lost``
     (running per the server, but its participant left the room: the worker died) or

@@ -26,38 +26,38 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.worker import Worker, WorkerState
 
 from agents.voices import VoiceConfigError, resolve_voice_mode
-from tui.backend import (
+from tui.core.backend import (
     Backend,
     BackendSinks,
     ServerStatus,
     SessionEventData,
     release_native_runtime,
 )
-from tui.control_plane import ControlPlaneError, RoomSummary
-from tui.control_plane_jobs import RoomWorkers
-from tui.diagnostics import Diagnostics, LogErrorCounter, summary, worst
-from tui.events import DomainEvent, JobsListed, ObserverStatus
-from tui.latency import LatencyBook
-from tui.log_bridge import LogCapture
-from tui.messages import (
+from tui.core.control_plane import ControlPlaneError, RoomSummary
+from tui.core.control_plane_jobs import RoomWorkers
+from tui.core.diagnostics import Diagnostics, LogErrorCounter, summary, worst
+from tui.core.events import DomainEvent, JobsListed, ObserverStatus
+from tui.core.latency import LatencyBook
+from tui.core.log_bridge import LogCapture
+from tui.core.scenario_catalog import BUILTIN_SCENARIOS, load_catalog
+from tui.core.settings import DashboardOptions
+from tui.core.state import EXPECTED_ROLES, AgentRole, RoomState, lost_job_notice
+from tui.core.worker_runner import WorkerStatus
+from tui.ui.messages import (
     DomainEventMessage,
     ServerStatusChanged,
     SessionEventMessage,
     WorkerStatusChanged,
 )
-from tui.scenario_catalog import BUILTIN_SCENARIOS, load_catalog
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.diagnostics import DiagnosticsScreen
-from tui.screens.help import HelpScreen, describe_bindings
-from tui.screens.scenario_picker import ScenarioPicker
-from tui.settings import DashboardOptions
-from tui.state import EXPECTED_ROLES, AgentRole, RoomState, lost_job_notice
-from tui.widgets.agent_pane import AgentPane
-from tui.widgets.jobs_line import JobsLine
-from tui.widgets.log_pane import LogPane
-from tui.widgets.room_list import RoomList
-from tui.widgets.status_bar import StatusBar
-from tui.worker_runner import WorkerStatus
+from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.screens.diagnostics import DiagnosticsScreen
+from tui.ui.screens.help import HelpScreen, describe_bindings
+from tui.ui.screens.scenario_picker import ScenarioPicker
+from tui.ui.widgets.agent_pane import AgentPane
+from tui.ui.widgets.jobs_line import JobsLine
+from tui.ui.widgets.log_pane import LogPane
+from tui.ui.widgets.room_list import RoomList
+from tui.ui.widgets.status_bar import StatusBar
 
 logger = logging.getLogger("tui.app")
 

@@ -7,7 +7,7 @@ separate ``python agents/multi_agent_worker.py start`` process registered with o
 The dashboard attaches to any node with ``--no-worker``.
 
 Every listener is on 127.0.0.1 (DESIGN.md section 5): Redis gets ``--bind 127.0.0.1``, each
-node the loopback config of :class:`tui.local_server.ServerConfig` plus the Redis address, and
+node the loopback config of :class:`tui.core.local_server.ServerConfig` plus the Redis address, and
 each worker's health server binds loopback (``build_server`` passes ``host="127.0.0.1"``).
 
 All nodes share one API key and secret: a token or API call signed for one node is valid on
@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 
-from tui.local_server import (
+from tui.core.local_server import (
     LOOPBACK,
     PROJECT_ROOT,
     LocalServer,
@@ -258,7 +258,7 @@ class HeadlessWorker:
     ``DISPATCH_VOICE`` from its environment (the secret is never on a command line, where
     ``ps`` would show it). Its output goes to ``log_path``; :meth:`wait_registered` reads the
     worker id the server assigned from that log, which is what ties a job's ``worker_id`` (see
-    :mod:`tui.control_plane_jobs`) to this process.
+    :mod:`tui.core.control_plane_jobs`) to this process.
     """
 
     def __init__(

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.scenario_catalog import CatalogEntry
+from tui.core.scenario_catalog import CatalogEntry
 
 
 class ScenarioPicker(ModalScreen[Path | None]):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agents.scenario import Scenario, ScenarioError, load_scenario
 
-BUILTIN_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+BUILTIN_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tui.state import RoomState, describe_job, jobs_health
-from tui.widgets.status_bar import StatusItem
+from tui.core.state import RoomState, describe_job, jobs_health
+from tui.ui.widgets.status_bar import StatusItem
 
 
 class JobsLine(StatusItem):
