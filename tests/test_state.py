@@ -4,6 +4,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tui.core.agent_view import (
+    IN_PROGRESS_CAP,
+    SPEAKING_HISTORY,
+    TRANSCRIPT_CAP,
+    classify,
+    overlap_seconds,
+)
 from tui.core.audio_level import SILENCE_DBFS
 from tui.core.events import (
     ActiveSpeakers,
@@ -20,18 +27,8 @@ from tui.core.events import (
     TranscriptSegment,
     freeze_attributes,
 )
-from tui.core.state import (
-    IN_PROGRESS_CAP,
-    SPEAKING_HISTORY,
-    TRANSCRIPT_CAP,
-    RoomState,
-    classify,
-    describe_job,
-    jobs_health,
-    lost_job_notice,
-    overlap_seconds,
-    room_worker,
-)
+from tui.core.jobs import describe_job, jobs_health, lost_job_notice, room_worker
+from tui.core.state import RoomState
 from tui.ui.widgets.jobs_line import jobs_text
 
 ROOM = "dispatch-room"

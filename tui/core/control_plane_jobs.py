@@ -31,7 +31,7 @@ from livekit import api
 from livekit.protocol import agent, agent_dispatch
 
 from tui.core.events import RoomJob
-from tui.core.state import room_worker
+from tui.core.jobs import room_worker
 
 __all__ = ["LOST_GRACE_S", "RoomJob", "RoomWorkers", "job_status", "jobs_of", "room_jobs"]
 

@@ -5,26 +5,33 @@ No IO, no threads, no clocks of its own: every time comes from the events (``eve
 model is deterministic and trivially testable. The app applies events on its own thread and
 widgets read the views; nothing here is thread-safe and nothing needs to be.
 
-Roles follow the worker guide's troubleshooting rule, made explicit: the ``dispatch.role``
-attribute wins; otherwise an agent whose identity or name contains ``dispatcher``/``tim`` is the
-dispatcher and ``driver``/``chris`` the driver (case-insensitive); any other agent is
-``unmatched`` and keeps a human-readable reason, which is exactly what the guide's
-"agent_abc123" symptom needs on screen.
+
+The per-participant views and role classification are in :mod:`tui.core.agent_view`; the job
+wording in :mod:`tui.core.jobs`.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TypeAlias
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from agents.constants import (
     AGENT_STATE_ATTRIBUTE,
-    ROLE_ATTRIBUTE,
     WORKER_HOST_ATTRIBUTE,
     WORKER_ID_ATTRIBUTE,
     WORKER_PID_ATTRIBUTE,
+)
+from tui.core.agent_view import (
+    EXPECTED_ROLES,
+    TRANSCRIPT_CAP,
+    AgentRole,
+    AgentView,
+    Role,
+    TrackView,
+    TranscriptLine,
+    classify,
+    overlap_seconds,
 )
 from tui.core.audio_level import SOUND_THRESHOLD_DBFS
 from tui.core.events import (
@@ -42,231 +49,10 @@ from tui.core.events import (
     TrackUpdate,
     TranscriptSegment,
 )
+from tui.core.transcript import apply_segment
 
-Role: TypeAlias = Literal["dispatcher", "driver", "unmatched", "standard"]
-"""``standard`` is any non-agent participant (a human, a test client) without a role attribute."""
-
-AgentRole: TypeAlias = Literal["dispatcher", "driver"]
-EXPECTED_ROLES: Final[tuple[AgentRole, ...]] = ("dispatcher", "driver")
-
-DISPATCHER_KEYWORDS: Final[tuple[str, ...]] = ("dispatcher", "tim")
-DRIVER_KEYWORDS: Final[tuple[str, ...]] = ("driver", "chris")
-_FILTERS_TEXT: Final = f"({'|'.join(DISPATCHER_KEYWORDS)}, {'|'.join(DRIVER_KEYWORDS)})"
-
-TRANSCRIPT_CAP: Final = 200
-"""Finished transcript lines kept per agent and for the whole room."""
-IN_PROGRESS_CAP: Final = 8
-"""Open segments kept per participant; a sender that never finalises cannot grow memory."""
-SPEAKING_HISTORY: Final = 50
-"""Closed speaking intervals kept per participant (enough for overlap checks on recent turns)."""
 STREAMING_EVENTS: Final = (AudioLevel, TranscriptSegment)
 """Events that arrive several times a second while an agent talks (see ``prompt_version``)."""
-
-
-# --------------------------------------------------------------------------- classification
-
-
-@dataclass(frozen=True, slots=True)
-class Classification:
-    """A participant's role and why it was given."""
-
-    role: Role
-    reason: str
-
-
-def _keyword_hit(value: str, keywords: Iterable[str]) -> str | None:
-    lowered = value.lower()
-    return next((keyword for keyword in keywords if keyword in lowered), None)
-
-
-def classify(identity: str, name: str, kind: str, attributes: Mapping[str, str]) -> Classification:
-    """Decide a participant's role; see the module docstring for the rule.
-
-    Non-agent participants are only given an agent role when they declare it with the attribute:
-    a human called "Tim" joining to listen must not take the dispatcher's pane.
-    """
-    declared = attributes.get(ROLE_ATTRIBUTE, "").strip().lower()
-    if declared in EXPECTED_ROLES:
-        role: Role = "dispatcher" if declared == "dispatcher" else "driver"
-        return Classification(role, f"attribute {ROLE_ATTRIBUTE}={declared!r}")
-    if kind != "agent":
-        return Classification("standard", f"{kind} participant (not an agent)")
-    prefix = (
-        f"attribute {ROLE_ATTRIBUTE}={declared!r} is neither dispatcher nor driver; "
-        if declared
-        else ""
-    )
-    # Identity before name: the identity is what the worker controls and logs.
-    for field_name, value in (("identity", identity), ("name", name)):
-        if not value:
-            continue
-        for role_name, keywords in (
-            ("dispatcher", DISPATCHER_KEYWORDS),
-            ("driver", DRIVER_KEYWORDS),
-        ):
-            hit = _keyword_hit(value, keywords)
-            if hit is not None:
-                keyword_role: Role = "dispatcher" if role_name == "dispatcher" else "driver"
-                return Classification(
-                    keyword_role, f"{prefix}{field_name} {value!r} contains {hit!r}"
-                )
-    subject = f"identity {identity!r}" + (f" and name {name!r}" if name else "")
-    verb = "match" if name else "matches"
-    return Classification("unmatched", f"{prefix}{subject} {verb} neither filter {_FILTERS_TEXT}")
-
-
-# --------------------------------------------------------------------------- views
-
-
-@dataclass(slots=True)
-class TrackView:
-    """One published track of a participant, as the observer sees it."""
-
-    sid: str
-    name: str = ""
-    source: str = "unknown"
-    kind: str = "audio"
-    muted: bool = False
-    published: bool = True
-    subscribed: bool = False
-    subscription_error: str = ""
-    updated_at: float = 0.0
-
-
-@dataclass(slots=True)
-class TranscriptLine:
-    """One transcript segment. In-progress lines are the same object updated in place.
-
-    ``text`` is raw text from the room: render it as plain text, never as markup.
-    ``final`` is False for a segment cut short (its speaker left or never finalised it).
-    """
-
-    identity: str
-    segment_id: str
-    text: str
-    final: bool
-    started_at: float
-    updated_at: float
-    track_id: str = ""
-
-
-@dataclass(slots=True)
-class Counters:
-    """How much happened to one participant; cheap diagnostics for the pane."""
-
-    joins: int = 0
-    attribute_changes: int = 0
-    track_changes: int = 0
-    level_updates: int = 0
-    transcript_updates: int = 0
-    segments_final: int = 0
-    speaking_turns: int = 0
-
-
-@dataclass(slots=True)
-class AgentView:
-    """Everything known about one participant (agents and, with role ``standard``, others)."""
-
-    identity: str
-    name: str
-    kind: str
-    role: Role
-    match_reason: str
-    sid: str = ""
-    attributes: dict[str, str] = field(default_factory=dict)
-    connected: bool = True
-    joined_at: float = 0.0
-    left_at: float | None = None
-    leave_reason: str = ""
-    agent_state: str | None = None
-    """The ``lk.agent.state`` attribute: initializing, listening, thinking, speaking."""
-    speaking: bool = False
-    """From the server's active speakers (only for tracks the observer subscribes to)."""
-    speaking_since: float | None = None
-    level_dbfs: float | None = None
-    """Last metered RMS level of the received audio, None until the first measurement."""
-    level_at: float | None = None
-    last_sound_at: float | None = None
-    """Last time the level was above :data:`tui.core.audio_level.SOUND_THRESHOLD_DBFS`."""
-    quality: str = "unknown"
-    tracks: dict[str, TrackView] = field(default_factory=dict)
-    transcript: deque[TranscriptLine] = field(default_factory=lambda: deque(maxlen=TRANSCRIPT_CAP))
-    in_progress: dict[str, TranscriptLine] = field(default_factory=dict)
-    """Open segments by segment id, oldest first."""
-    speaking_intervals: deque[tuple[float, float]] = field(
-        default_factory=lambda: deque(maxlen=SPEAKING_HISTORY)
-    )
-    counters: Counters = field(default_factory=Counters)
-
-    @property
-    def is_agent(self) -> bool:
-        return self.role != "standard"
-
-    @property
-    def audio(self) -> TrackView | None:
-        """The audio track to show: the microphone if there is one, else any audio track."""
-        audio = [track for track in self.tracks.values() if track.kind == "audio"]
-        for track in audio:
-            if track.source == "microphone":
-                return track
-        return audio[0] if audio else None
-
-    def lines(self) -> list[TranscriptLine]:
-        """Finished lines then the ones in progress, oldest first."""
-        return [*self.transcript, *self.in_progress.values()]
-
-    def absent_for(self, now: float) -> float | None:
-        """Seconds since the participant left, or None while connected."""
-        if self.connected or self.left_at is None:
-            return None
-        return max(0.0, now - self.left_at)
-
-    def silent_for(self, now: float) -> float | None:
-        """Seconds without audible sound since joining, or None before any audio track."""
-        if not self.connected or self.audio is None:
-            return None
-        reference = self.last_sound_at if self.last_sound_at is not None else self.joined_at
-        return max(0.0, now - reference)
-
-    def presence(self, now: float) -> str:
-        """A short human description: "here for 12 s" or "left 5 s ago"."""
-        if self.connected:
-            return f"here for {max(0.0, now - self.joined_at):.0f} s"
-        absent = self.absent_for(now)
-        return f"left {absent:.0f} s ago" if absent is not None else "left"
-
-    # -- mutations used by RoomState only
-
-    def _set_speaking(self, speaking: bool, at: float) -> bool:
-        if speaking == self.speaking:
-            return False
-        self.speaking = speaking
-        if speaking:
-            self.speaking_since = at
-            self.counters.speaking_turns += 1
-        else:
-            if self.speaking_since is not None:
-                self.speaking_intervals.append((self.speaking_since, max(at, self.speaking_since)))
-            self.speaking_since = None
-        return True
-
-    def _reclassify(self) -> None:
-        result = classify(self.identity, self.name, self.kind, self.attributes)
-        self.role, self.match_reason = result.role, result.reason
-
-
-def overlap_seconds(
-    first: Iterable[tuple[float, float]], second: Iterable[tuple[float, float]]
-) -> float:
-    """Total time during which an interval of ``first`` and one of ``second`` both run."""
-    ordered_second = sorted(second)
-    total = 0.0
-    for start, end in first:
-        for other_start, other_end in ordered_second:
-            if other_start >= end:
-                break
-            total += max(0.0, min(end, other_end) - max(start, other_start))
-    return total
 
 
 # --------------------------------------------------------------------------- the room
@@ -371,46 +157,7 @@ class RoomState:
             # E.g. a transcript published on behalf of someone we never saw join.
             self.ignored += 1
             return False
-        view.counters.transcript_updates += 1
-        line = view.in_progress.get(event.segment_id)
-        if line is None:
-            done = _recent(view.transcript, event.segment_id)
-            if done is not None:
-                # The segment was already finished: a repeated final corrects it, a late or
-                # reordered interim never reopens it (a final is authoritative), and text
-                # arriving after its speaker left (a stream still being read) completes it.
-                if not (event.final or not done.final):
-                    return False
-                changed = done.text != event.text or (event.final and not done.final)
-                done.text, done.updated_at = event.text, event.at
-                if event.final and not done.final:
-                    done.final = True
-                    view.counters.segments_final += 1
-                return changed
-            line = TranscriptLine(
-                identity=event.identity,
-                segment_id=event.segment_id,
-                text=event.text,
-                final=False,
-                started_at=event.at,
-                updated_at=event.at,
-                track_id=event.track_id,
-            )
-        line.text, line.updated_at = event.text, event.at
-        line.track_id = event.track_id or line.track_id
-        if event.final or not view.connected:
-            # A departed speaker's segment cannot stay open: nobody would ever close it.
-            view.in_progress.pop(event.segment_id, None)
-            if event.final:
-                line.final = True
-                view.counters.segments_final += 1
-            self._finish(view, line)
-        else:
-            view.in_progress[event.segment_id] = line
-            while len(view.in_progress) > IN_PROGRESS_CAP:
-                oldest = next(iter(view.in_progress))
-                self._finish(view, view.in_progress.pop(oldest))
-        return True
+        return apply_segment(view, event, self._finish)
 
     def _finish(self, view: AgentView, line: TranscriptLine) -> None:
         view.transcript.append(line)
@@ -635,68 +382,6 @@ def _process(attributes: Mapping[str, str]) -> str:
     pid = attributes.get(WORKER_PID_ATTRIBUTE, "")
     host = attributes.get(WORKER_HOST_ATTRIBUTE, "")
     return f"{pid}@{host}" if pid and host else pid
-
-
-# --------------------------------------------------------------------------- jobs
-
-JobsHealth: TypeAlias = Literal["ok", "pending", "bad"]
-
-
-def lost_job_finding(job: RoomJob, process: str = "") -> str:
-    """What happened to a lost job: ``job AJ_… on worker AW_… (pid P) lost: …``."""
-    pid = f" (pid {process})" if process else ""
-    return f"job {job.job_id} on worker {job.worker_id}{pid} lost: the worker stopped"
-
-
-def lost_job_notice(job: RoomJob, process: str = "") -> str:
-    """The one-line notice for a lost job (its worker stopped while the call ran)."""
-    return f"{lost_job_finding(job, process)}; press d to re-dispatch"
-
-
-def running_job(jobs: Iterable[RoomJob]) -> RoomJob | None:
-    """The latest running job, if any."""
-    running = [job for job in jobs if job.status == "running"]
-    return max(running, key=lambda job: job.started_at or 0.0) if running else None
-
-
-def describe_job(job: RoomJob, process: str = "") -> str:
-    """One job for the jobs line: ``job AJ_… running on worker AW_… (pid 1234@host)``."""
-    if job.status == "unassigned":
-        return f"dispatch {job.dispatch_id}: no job listed yet"
-    if job.status == "lost":
-        return lost_job_notice(job, process)
-    worker = f" on worker {job.worker_id}" if job.worker_id else ""
-    pid = f" (pid {process})" if process else ""
-    error = f": {job.error}" if job.error else ""
-    return f"job {job.job_id} {job.status}{worker}{pid}{error}"
-
-
-def jobs_health(jobs: Iterable[RoomJob]) -> JobsHealth:
-    """``ok`` while a job runs; ``bad`` when none runs and one was lost or failed; else
-    ``pending`` (no job listed yet, or none at all)."""
-    statuses = {job.status for job in jobs}
-    if "running" in statuses:
-        return "ok"
-    if statuses & {"lost", "failed"}:
-        return "bad"
-    return "pending"
-
-
-def room_worker(jobs: Sequence[RoomJob]) -> str:
-    """The worker id to show for a room: its running job's, else its latest job's, else ""."""
-    with_worker = [job for job in jobs if job.worker_id]
-    chosen = running_job(with_worker) or max(
-        with_worker, key=lambda job: job.started_at or 0.0, default=None
-    )
-    return chosen.worker_id if chosen else ""
-
-
-def _recent(lines: deque[TranscriptLine], segment_id: str) -> TranscriptLine | None:
-    """The finished line for ``segment_id`` among the last few (bounded: O(1) per event)."""
-    for index in range(len(lines) - 1, max(-1, len(lines) - 1 - IN_PROGRESS_CAP * 2), -1):
-        if lines[index].segment_id == segment_id:
-            return lines[index]
-    return None
 
 
 def _pick_key(view: AgentView) -> tuple[bool, float]:

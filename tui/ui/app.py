@@ -26,6 +26,7 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.worker import Worker, WorkerState
 
 from agents.voices import VoiceConfigError, resolve_voice_mode
+from tui.core.agent_view import EXPECTED_ROLES, AgentRole
 from tui.core.backend import (
     Backend,
     BackendSinks,
@@ -37,11 +38,12 @@ from tui.core.control_plane import ControlPlaneError, RoomSummary
 from tui.core.control_plane_jobs import RoomWorkers
 from tui.core.diagnostics import Diagnostics, LogErrorCounter, summary, worst
 from tui.core.events import DomainEvent, JobsListed, ObserverStatus
+from tui.core.jobs import lost_job_notice
 from tui.core.latency import LatencyBook
 from tui.core.log_bridge import LogCapture
 from tui.core.scenario_catalog import BUILTIN_SCENARIOS, load_catalog
 from tui.core.settings import DashboardOptions
-from tui.core.state import EXPECTED_ROLES, AgentRole, RoomState, lost_job_notice
+from tui.core.state import RoomState
 from tui.core.worker_runner import WorkerStatus
 from tui.ui.messages import (
     DomainEventMessage,

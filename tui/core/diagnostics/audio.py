@@ -3,9 +3,9 @@ never at once."""
 
 from __future__ import annotations
 
+from tui.core.agent_view import AgentRole, AgentView, overlap_seconds
 from tui.core.diagnostics.check import ROLE_LABELS, Check, one_line
 from tui.core.diagnostics.facts import Facts, Heard
-from tui.core.state import AgentRole, AgentView, overlap_seconds
 
 
 def audio(facts: Facts, role: AgentRole) -> Check:

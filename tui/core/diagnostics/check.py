@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
-from tui.core.state import AgentRole
+from tui.core.agent_view import AgentRole
 
 Status: TypeAlias = Literal["ok", "warn", "fail", "pending"]
 STATUS_ORDER: Final[dict[Status, int]] = {"ok": 0, "pending": 1, "warn": 2, "fail": 3}

@@ -34,6 +34,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from agents.constants import AGENT_NAME, AGENT_STATE_ATTRIBUTE
+from tui.core.agent_view import EXPECTED_ROLES
 from tui.core.audio_level import SOUND_THRESHOLD_DBFS
 from tui.core.diagnostics import audio, infra, room, voice
 from tui.core.diagnostics.check import Check, Thresholds, one_line
@@ -46,7 +47,7 @@ from tui.core.events import (
     TranscriptSegment,
 )
 from tui.core.redaction import redact, redact_tokens
-from tui.core.state import EXPECTED_ROLES, RoomState
+from tui.core.state import RoomState
 
 if TYPE_CHECKING:
     from tui.core.control_plane import ControlPlaneError

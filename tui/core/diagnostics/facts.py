@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 from tui.core.diagnostics.check import Thresholds
-from tui.core.state import RoomState, lost_job_finding, running_job
+from tui.core.jobs import lost_job_finding, running_job
+from tui.core.state import RoomState
 
 if TYPE_CHECKING:
     from tui.core.worker_runner import WorkerStatus

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tui.core.diagnostics.check import Check, Status, one_line
 from tui.core.diagnostics.facts import Facts
-from tui.core.state import running_job
+from tui.core.jobs import running_job
 
 
 def server(facts: Facts) -> list[Check]:

@@ -3,9 +3,9 @@ agents matching no role."""
 
 from __future__ import annotations
 
+from tui.core.agent_view import AgentRole
 from tui.core.diagnostics.check import ROLE_LABELS, Check, one_line
 from tui.core.diagnostics.facts import Facts
-from tui.core.state import AgentRole
 
 
 def observer(facts: Facts) -> Check:

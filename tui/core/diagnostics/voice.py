@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from tui.core.agent_view import AgentRole
 from tui.core.diagnostics.check import ROLE_LABELS, Check
 from tui.core.diagnostics.facts import Facts
-from tui.core.state import AgentRole
 
 
 def openai(facts: Facts) -> list[Check]:

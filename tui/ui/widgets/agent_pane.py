@@ -7,8 +7,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from tui.core.agent_view import AgentView, TranscriptLine
 from tui.core.audio_level import SILENCE_DBFS
-from tui.core.state import AgentView, TranscriptLine
 
 METER_WIDTH = 20
 METER_FLOOR_DBFS = -60.0

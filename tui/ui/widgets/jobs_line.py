@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tui.core.state import RoomState, describe_job, jobs_health
+from tui.core.jobs import describe_job, jobs_health
+from tui.core.state import RoomState
 from tui.ui.widgets.status_bar import StatusItem
 
 
