@@ -23,70 +23,27 @@ must not see the dashboard, and the server still delivers text streams to hidden
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Final
+from typing import Any
 
-import numpy as np
 from livekit import api, rtc
 
 from agents.constants import TRANSCRIPTION_TOPIC
-from tui.core.audio_level import LevelMeter, meter_frame_ms
 from tui.core.events import (
-    ActiveSpeakers,
-    AttributesChanged,
-    AudioLevel,
-    ConnectionQualityChanged,
     DomainEvent,
     ObserverState,
     ObserverStatus,
-    ParticipantJoined,
-    ParticipantLeft,
-    TrackStatus,
-    TrackUpdate,
-    TranscriptSegment,
-    freeze_attributes,
 )
 from tui.core.redaction import redact_tokens
+from tui.core.room_events import ROOM_EVENTS, RoomEvents
+from tui.core.room_readers import read_levels, read_transcript
 
 logger = logging.getLogger("tui.observer")
 
 Sink = Callable[[DomainEvent], None]
-
-SEGMENT_ID_ATTRIBUTE: Final = "lk.segment_id"
-FINAL_ATTRIBUTE: Final = "lk.transcription_final"
-TRACK_ID_ATTRIBUTE: Final = "lk.transcribed_track_id"
-
-METER_SAMPLE_RATE: Final = 16_000
-"""Frames are resampled to this rate by the SDK; a level meter needs no more, numpy does less."""
-METER_QUEUE_S: Final = 0.5
-"""Bounded frame queue per track: if the loop stalls longer, old frames are dropped."""
-MAX_ANNOUNCE_DELAY_S: Final = 5.0
-"""At most this much earlier than its announcement is a live join dated (see server_join_time)."""
-
-_EVENTS: Final[tuple[str, ...]] = (
-    "participant_connected",
-    "participant_disconnected",
-    "participant_attributes_changed",
-    "participant_name_changed",
-    "track_published",
-    "track_unpublished",
-    "track_subscribed",
-    "track_unsubscribed",
-    "track_subscription_failed",
-    "track_muted",
-    "track_unmuted",
-    "active_speakers_changed",
-    "connection_quality_changed",
-    "reconnecting",
-    "reconnected",
-    "disconnected",
-)
 
 
 class ObserverError(RuntimeError):
@@ -103,56 +60,6 @@ def observer_grants(room_name: str) -> api.VideoGrants:
         can_publish=False,
         can_publish_data=False,
     )
-
-
-def _enum_name(enum: Any, value: int, prefix: str) -> str:
-    """``SOURCE_MICROPHONE`` -> ``microphone``; unknown values keep their number."""
-    try:
-        name: str = enum.Name(value)
-    except ValueError:
-        return str(value)
-    return name.removeprefix(prefix).lower()
-
-
-def kind_name(kind: int) -> str:
-    return _enum_name(rtc.ParticipantKind, kind, "PARTICIPANT_KIND_")
-
-
-def source_name(source: int) -> str:
-    return _enum_name(rtc.TrackSource, source, "SOURCE_")
-
-
-def track_kind_name(kind: int) -> str:
-    return _enum_name(rtc.TrackKind, kind, "KIND_")
-
-
-def quality_name(quality: int) -> str:
-    try:
-        return rtc.ConnectionQuality(quality).name.removeprefix("QUALITY_").lower()
-    except ValueError:
-        return str(quality)
-
-
-def server_join_time(participant: rtc.Participant, now: float) -> float:
-    """When the server says ``participant`` joined, on the monotonic clock of ``now``.
-
-    livekit-server 1.13.5 announces a participant that publishes nothing about 2.8 s after it
-    joined (one that publishes, with its first track): a live join is dated by the server, so
-    "no audio track for N s" counts from the join (tests/test_faults_e2e.py). The correction is
-    capped at :data:`MAX_ANNOUNCE_DELAY_S`, so a remote server's clock cannot date a join far
-    into the past.
-    """
-    joined = participant.joined_at
-    if joined is None:
-        return now
-    delay = (datetime.now(UTC) - joined).total_seconds()
-    return now - min(max(delay, 0.0), MAX_ANNOUNCE_DELAY_S)
-
-
-def disconnect_reason_name(reason: int | None) -> str:
-    if reason is None:
-        return ""
-    return _enum_name(rtc.DisconnectReason, reason, "")
 
 
 class RoomObserver:
@@ -188,6 +95,14 @@ class RoomObserver:
         self._meters: dict[str, asyncio.Task[None]] = {}  # by track sid
         self._meter_owner: dict[str, str] = {}  # track sid -> participant identity
         self._text_handler_registered = False
+        self._events = RoomEvents(
+            room_name,
+            self._emit,
+            self._status,
+            start_meter=self._start_meter,
+            stop_meter=self._stop_meter,
+            stop_meters_of=self._stop_meters_of,
+        )
         self._started = False
         self._closed = False
         self.connect_seconds: float | None = None
@@ -241,8 +156,8 @@ class RoomObserver:
         # Handlers go on before connect: the room's event task starts inside connect() and
         # nothing between connect() returning and the replay below yields to it, so the replay
         # and the live events neither overlap nor leave a gap.
-        for name in _EVENTS:
-            handler = getattr(self, f"_on_{name}")
+        for name in ROOM_EVENTS:
+            handler = getattr(self._events, f"on_{name}")
             self._handlers[name] = handler
             room.on(name, handler)  # type: ignore[arg-type]
         room.register_text_stream_handler(TRANSCRIPTION_TOPIC, self._on_text_stream)
@@ -265,7 +180,7 @@ class RoomObserver:
             await self._teardown()
             raise
         self.connect_seconds = time.monotonic() - started
-        count = self._replay(room)
+        count = self._events.replay(room)
         self._status(
             "connected",
             f"observing room {self.room_name!r} hidden as {room.local_participant.identity!r} "
@@ -338,179 +253,10 @@ class RoomObserver:
         if not task.cancelled() and task.exception() is not None:
             logger.error("observer task %s failed", task.get_name(), exc_info=task.exception())
 
-    def _replay(self, room: rtc.Room) -> int:
-        participants = list(room.remote_participants.values())
-        for participant in participants:
-            self._joined(participant)
-            for publication in participant.track_publications.values():
-                self._track(participant, publication, "published")
-                track = publication.track
-                if publication.subscribed and track is not None:
-                    self._track(participant, publication, "subscribed")
-                    self._start_meter(participant, publication, track)
-            if participant.connection_quality != rtc.ConnectionQuality.QUALITY_UNKNOWN:
-                self._on_connection_quality_changed(participant, participant.connection_quality)
-        return len(participants)
-
-    def _joined(self, participant: rtc.Participant, *, live: bool = False) -> None:
-        event = ParticipantJoined(
-            room=self.room_name,
-            identity=participant.identity,
-            name=participant.name,
-            kind=kind_name(participant.kind),
-            attributes=freeze_attributes(participant.attributes),
-            sid=participant.sid,
-        )
-        if live:  # a replayed participant may have been there for hours: count from now
-            event = dataclasses.replace(event, at=server_join_time(participant, event.at))
-        self._emit(event)
-
-    def _track(
-        self,
-        participant: rtc.Participant,
-        publication: rtc.TrackPublication,
-        status: TrackStatus,
-        error: str = "",
-    ) -> None:
-        self._emit(
-            TrackUpdate(
-                room=self.room_name,
-                identity=participant.identity,
-                sid=publication.sid,
-                name=publication.name,
-                source=source_name(publication.source),
-                kind=track_kind_name(publication.kind),
-                muted=publication.muted,
-                status=status,
-                error=error,
-            )
-        )
-
-    # -- rtc event handlers (called on the loop, synchronously, by the room's event task)
-
-    def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
-        self._joined(participant, live=True)
-
-    def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
+    def _stop_meters_of(self, identity: str) -> None:
         for sid, owner in list(self._meter_owner.items()):
-            if owner == participant.identity:
+            if owner == identity:
                 self._stop_meter(sid)
-        self._emit(
-            ParticipantLeft(
-                room=self.room_name,
-                identity=participant.identity,
-                reason=disconnect_reason_name(participant.disconnect_reason),
-            )
-        )
-
-    def _on_participant_attributes_changed(
-        self, changed: dict[str, str], participant: rtc.Participant
-    ) -> None:
-        if isinstance(participant, rtc.LocalParticipant):
-            return
-        self._emit(
-            AttributesChanged(
-                room=self.room_name,
-                identity=participant.identity,
-                attributes=freeze_attributes(participant.attributes),
-                changed=freeze_attributes(changed),
-            )
-        )
-
-    def _on_participant_name_changed(
-        self, participant: rtc.Participant, old_name: str, new_name: str
-    ) -> None:
-        # The name takes part in role matching; a re-announcement refreshes it in the state.
-        if not isinstance(participant, rtc.LocalParticipant):
-            self._joined(participant)
-
-    def _on_track_published(
-        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
-    ) -> None:
-        self._track(participant, publication, "published")
-
-    def _on_track_unpublished(
-        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
-    ) -> None:
-        self._stop_meter(publication.sid)
-        self._track(participant, publication, "unpublished")
-
-    def _on_track_subscribed(
-        self,
-        track: rtc.Track,
-        publication: rtc.RemoteTrackPublication,
-        participant: rtc.RemoteParticipant,
-    ) -> None:
-        self._track(participant, publication, "subscribed")
-        self._start_meter(participant, publication, track)
-
-    def _on_track_unsubscribed(
-        self,
-        track: rtc.Track | None,
-        publication: rtc.RemoteTrackPublication,
-        participant: rtc.RemoteParticipant,
-    ) -> None:
-        self._stop_meter(publication.sid)
-        self._track(participant, publication, "unsubscribed")
-
-    def _on_track_subscription_failed(
-        self, participant: rtc.RemoteParticipant, track_sid: str, error: str
-    ) -> None:
-        publication = participant.track_publications.get(track_sid)
-        logger.warning(
-            "subscription to %s's track %s failed: %s", participant.identity, track_sid, error
-        )
-        if publication is not None:
-            self._track(participant, publication, "subscription_failed", error)
-        else:
-            self._emit(
-                TrackUpdate(
-                    room=self.room_name,
-                    identity=participant.identity,
-                    sid=track_sid,
-                    status="subscription_failed",
-                    error=error,
-                )
-            )
-
-    def _on_track_muted(
-        self, participant: rtc.Participant, publication: rtc.TrackPublication
-    ) -> None:
-        if not isinstance(participant, rtc.LocalParticipant):
-            self._track(participant, publication, "muted")
-
-    def _on_track_unmuted(
-        self, participant: rtc.Participant, publication: rtc.TrackPublication
-    ) -> None:
-        if not isinstance(participant, rtc.LocalParticipant):
-            self._track(participant, publication, "unmuted")
-
-    def _on_active_speakers_changed(self, speakers: list[rtc.Participant]) -> None:
-        identities = tuple(speaker.identity for speaker in speakers)
-        self._emit(ActiveSpeakers(room=self.room_name, identities=identities))
-
-    def _on_connection_quality_changed(
-        self, participant: rtc.Participant | None, quality: int
-    ) -> None:
-        # The observer's own quality arrives here too: it is not a participant of interest.
-        if participant is None or isinstance(participant, rtc.LocalParticipant):
-            return
-        self._emit(
-            ConnectionQualityChanged(
-                room=self.room_name, identity=participant.identity, quality=quality_name(quality)
-            )
-        )
-
-    def _on_reconnecting(self) -> None:
-        self._status("reconnecting", "connection to the server lost; reconnecting")
-
-    def _on_reconnected(self) -> None:
-        self._status("reconnected", "reconnected to the server")
-
-    def _on_disconnected(self, reason: int) -> None:
-        name = disconnect_reason_name(reason)
-        logger.info("observer disconnected from %s: %s", self.room_name, name)
-        self._status("disconnected", f"disconnected from room {self.room_name!r}: {name}")
 
     # -- audio level meters
 
@@ -536,35 +282,16 @@ class RoomObserver:
             task.cancel()  # awaited by aclose() through self._tasks
 
     async def _meter(self, identity: str, sid: str, track: rtc.RemoteAudioTrack) -> None:
-        frame_ms = meter_frame_ms(self._level_interval_s)
-        stream = rtc.AudioStream.from_track(
-            track=track,
-            sample_rate=METER_SAMPLE_RATE,
-            num_channels=1,
-            # longer frames, fewer wake-ups of the loop (each frame is one cross-thread event)
-            frame_size_ms=frame_ms,
-            capacity=max(1, round(METER_QUEUE_S * 1000 / frame_ms)),
-        )
-        meter = LevelMeter(self._level_interval_s)
         try:
-            async for frame_event in stream:
-                samples = np.frombuffer(frame_event.frame.data, dtype=np.int16)
-                now = time.monotonic()
-                level = meter.add(samples, now)
-                if level is not None:
-                    self._emit(
-                        AudioLevel(
-                            room=self.room_name,
-                            identity=identity,
-                            rms_dbfs=level,
-                            track_sid=sid,
-                            at=now,
-                        )
-                    )
+            await read_levels(
+                track,
+                self._level_interval_s,
+                self._emit,
+                room=self.room_name,
+                identity=identity,
+                sid=sid,
+            )
         finally:
-            # Also on cancellation: the stream owns an SDK task and an FFI handle.
-            with contextlib.suppress(Exception):
-                await stream.aclose()
             if self._meters.get(sid) is asyncio.current_task():
                 self._meters.pop(sid, None)
                 self._meter_owner.pop(sid, None)
@@ -576,49 +303,6 @@ class RoomObserver:
             reader.close()
             return
         self._spawn(
-            self._read_transcript(reader, participant_identity),
+            read_transcript(reader, self._emit, room=self.room_name, identity=participant_identity),
             f"transcript:{participant_identity}",
-        )
-
-    async def _read_transcript(self, reader: rtc.TextStreamReader, identity: str) -> None:
-        info = reader.info
-        header = info.attributes or {}
-        segment_id = header.get(SEGMENT_ID_ATTRIBUTE) or info.stream_id
-        track_id = header.get(TRACK_ID_ATTRIBUTE, "")
-        text = ""
-        try:
-            async for chunk in reader:
-                text += chunk
-                self._emit_segment(identity, segment_id, text, False, track_id)
-        except rtc.StreamError as error:
-            # Aborted by the sender or cut by a disconnect: keep what arrived, not final.
-            logger.debug("transcript stream %s from %s ended: %s", segment_id, identity, error)
-            if text:
-                self._emit_segment(identity, segment_id, text, False, track_id)
-            return
-        finally:
-            reader.close()  # no-op after a complete read; releases the FFI queue otherwise
-        # The trailer's attributes are merged into info.attributes once the stream has ended.
-        trailer = reader.info.attributes or {}
-        final = trailer.get(FINAL_ATTRIBUTE, "").lower() == "true"
-        self._emit_segment(
-            identity,
-            trailer.get(SEGMENT_ID_ATTRIBUTE) or segment_id,
-            text,
-            final,
-            trailer.get(TRACK_ID_ATTRIBUTE) or track_id,
-        )
-
-    def _emit_segment(
-        self, identity: str, segment_id: str, text: str, final: bool, track_id: str
-    ) -> None:
-        self._emit(
-            TranscriptSegment(
-                room=self.room_name,
-                identity=identity,
-                segment_id=segment_id,
-                text=text,
-                final=final,
-                track_id=track_id,
-            )
         )
