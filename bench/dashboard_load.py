@@ -275,7 +275,7 @@ async def _dashboard_call(
                 os.getpid(), interval_s=OBSERVE_SAMPLE_S, children=False
             ) as usage:
                 # the action behind the scenario picker's choice
-                app._create_room(scenario_path)
+                app.controls.create_room(scenario_path)
                 await _until(lambda: app.backend.observed_room is not None, 10, "room observed")
                 room = app.backend.observed_room
                 assert room is not None

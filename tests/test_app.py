@@ -232,7 +232,7 @@ async def _test_unmatched_agent_gets_its_own_pane_with_plain_text_name(
             pilot, lambda: room_name in app.query_one(RoomList).room_names, "the room in the list"
         )
         app.query_one(RoomList).select_room(room_name)
-        app._switch_room(room_name)
+        app.switch_room(room_name)
         await wait_until(pilot, lambda: bool(app.state.unmatched()), "the unmatched agent")
         await wait_until(
             pilot,

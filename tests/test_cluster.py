@@ -303,7 +303,7 @@ async def test_dashboard_on_one_node_reports_the_job_lost_when_its_worker_dies(
                 pilot, lambda: watch.room in {r.name for r in app.rooms}, "the room on node A"
             )
             if app.state.room != watch.room:
-                app._switch_room(watch.room)
+                app.switch_room(watch.room)
             line = app.query_one(JobsLine)
             running = f"running on worker {survivor.worker_id} (pid {survivor.pid}@"
             await _until(pilot, lambda: running in line.text, f"{running!r} in the jobs line")

@@ -10,10 +10,12 @@ grows memory.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from tui.core.redaction import redact, redact_tokens
@@ -167,3 +169,13 @@ class LogCapture:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def default_log_path() -> Path:
+    """``$DISPATCH_TUI_LOG_DIR`` or ``~/.local/state/dispatch-tui/logs``, one file per run."""
+    base = os.environ.get("DISPATCH_TUI_LOG_DIR") or str(
+        Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
+        / "dispatch-tui"
+        / "logs"
+    )
+    return Path(base) / f"dispatch-tui-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"

@@ -13,20 +13,18 @@ import os
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.worker import Worker, WorkerState
 
 from agents.voices import VoiceConfigError, resolve_voice_mode
-from tui.core.agent_view import EXPECTED_ROLES, AgentRole
+from tui.core.agent_view import EXPECTED_ROLES
 from tui.core.backend import (
     Backend,
     BackendSinks,
@@ -36,12 +34,12 @@ from tui.core.backend import (
 )
 from tui.core.control_plane import ControlPlaneError, RoomSummary
 from tui.core.control_plane_jobs import RoomWorkers
-from tui.core.diagnostics import Diagnostics, LogErrorCounter, summary, worst
+from tui.core.diagnostics import Diagnostics, LogErrorCounter
 from tui.core.events import DomainEvent, JobsListed, ObserverStatus
 from tui.core.jobs import lost_job_notice
 from tui.core.latency import LatencyBook
-from tui.core.log_bridge import LogCapture
-from tui.core.scenario_catalog import BUILTIN_SCENARIOS, load_catalog
+from tui.core.log_bridge import LogCapture, default_log_path
+from tui.core.notices import session_notice
 from tui.core.settings import DashboardOptions
 from tui.core.state import RoomState
 from tui.core.worker_runner import WorkerStatus
@@ -51,10 +49,10 @@ from tui.ui.messages import (
     SessionEventMessage,
     WorkerStatusChanged,
 )
-from tui.ui.screens.confirm import ConfirmScreen
+from tui.ui.room_controls import RoomControls
+from tui.ui.room_renderer import PANE_TITLES, RoomRenderer
 from tui.ui.screens.diagnostics import DiagnosticsScreen
-from tui.ui.screens.help import HelpScreen, describe_bindings
-from tui.ui.screens.scenario_picker import ScenarioPicker
+from tui.ui.screens.help import HelpScreen, binding_commands, describe_bindings
 from tui.ui.widgets.agent_pane import AgentPane
 from tui.ui.widgets.jobs_line import JobsLine
 from tui.ui.widgets.log_pane import LogPane
@@ -62,25 +60,6 @@ from tui.ui.widgets.room_list import RoomList
 from tui.ui.widgets.status_bar import StatusBar
 
 logger = logging.getLogger("tui.app")
-
-PANE_TITLES: dict[AgentRole, str] = {"dispatcher": "Dispatcher (Tim)", "driver": "Driver (Chris)"}
-ROLE_RULES: dict[AgentRole, str] = {
-    "dispatcher": "dispatch.role=dispatcher, or identity/name containing 'dispatcher' or 'tim'",
-    "driver": "dispatch.role=driver, or identity/name containing 'driver' or 'chris'",
-}
-
-
-CHECK_HEALTH = {"ok": "ok", "warn": "pending", "pending": "pending", "fail": "bad"}
-
-
-def default_log_path() -> Path:
-    """``$DISPATCH_TUI_LOG_DIR`` or ``~/.local/state/dispatch-tui/logs``, one file per run."""
-    base = os.environ.get("DISPATCH_TUI_LOG_DIR") or str(
-        Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
-        / "dispatch-tui"
-        / "logs"
-    )
-    return Path(base) / f"dispatch-tui-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
 
 
 class DispatchApp(App[None]):
@@ -139,10 +118,8 @@ class DispatchApp(App[None]):
         )
         self._rooms_interval_s = rooms_interval_s
         self._render_check_s = render_check_s
-        self._stream_render_s = stream_render_s
-        self._rendered_version = -1
-        self._rendered_prompt_version = -1
-        self._rendered_at = 0.0
+        self.renderer = RoomRenderer(self, stream_render_s)
+        self.controls = RoomControls(self)
         self._quitting = False
         self._backend_closed = False
 
@@ -174,7 +151,7 @@ class DispatchApp(App[None]):
             "off" if self.options.no_worker else "waiting", "pending"
         )
         self.query_one(StatusBar).set_observer("no room", "pending")
-        self.set_interval(self._render_check_s, self._render_panes)
+        self.set_interval(self._render_check_s, self.renderer.render)
         logging.getLogger().addHandler(self._log_errors)
         # A bad voice setting is reported by the worker itself when it fails to start.
         with contextlib.suppress(VoiceConfigError):
@@ -231,7 +208,7 @@ class DispatchApp(App[None]):
         room_list = self.query_one(RoomList)
         room_list.show_rooms(rooms, self.state.room or None, self._worker_labels(rooms))
         if self.backend.observed_room is None and rooms and not self._quitting:
-            self._switch_room(rooms[0].name)
+            self.switch_room(rooms[0].name)
 
     async def _look_up_a_worker(self, rooms: list[RoomSummary]) -> None:
         """Learn the worker of one more room for the room list (one room per refresh)."""
@@ -253,29 +230,6 @@ class DispatchApp(App[None]):
     async def _observe(self, room: str | None) -> None:
         await self.backend.observe(room)
 
-    @work(group="control", exit_on_error=False, name="create room")
-    async def _create_room(self, scenario_path: Path) -> None:
-        self.notify(f"Creating a room from {scenario_path.name}…", timeout=3)
-        created = await self.backend.create_room(scenario_path)
-        self.notify(f"Room {created.name} created; agents dispatched", timeout=4)
-        self._switch_room(created.name)
-        self.action_refresh_rooms()
-
-    @work(group="control", exit_on_error=False, name="re-dispatch")
-    async def _redispatch(self, room: str) -> None:
-        dispatch_id = await self.backend.redispatch(room)
-        self.notify(f"Agents re-dispatched into {room} ({dispatch_id})", timeout=4)
-
-    @work(group="control", exit_on_error=False, name="delete room")
-    async def _delete_room(self, room: str) -> None:
-        await self.backend.delete_room(room)
-        self.latency.forget_room(room)
-        if self.state.room == room:
-            self.state.reset("", now=time.monotonic())
-            self._show_room_title()
-        self.notify(f"Room {room} deleted", timeout=4)
-        self.action_refresh_rooms()
-
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place where backend failures become a status and a notification."""
         if event.state != WorkerState.ERROR:
@@ -291,14 +245,15 @@ class DispatchApp(App[None]):
         elif event.worker.group == "backend" and self.server_status.state != "failed":
             self.query_one(StatusBar).set_server(f"failed: {message}", "bad")
 
-    def _switch_room(self, room: str | None) -> None:
+    def switch_room(self, room: str | None) -> None:
+        """Observe ``room`` (None: no room) and show it."""
         if room == self.backend.observed_room and room == self.state.room:
             return
         self.state.reset(room or "", now=time.monotonic())
-        self._rendered_prompt_version = -1
+        self.renderer.invalidate()
         if room is not None:
             self.query_one(RoomList).select_room(room)
-        self._show_room_title()
+        self.renderer.show_room_title()
         self._observe(room)
 
     # -- messages
@@ -306,14 +261,7 @@ class DispatchApp(App[None]):
     def on_domain_event_message(self, message: DomainEventMessage) -> None:
         event = message.event
         if isinstance(event, ObserverStatus) and event.room == self.state.room:
-            health = {
-                "connected": "ok",
-                "reconnected": "ok",
-                "failed": "bad",
-                "disconnected": "bad",
-            }.get(event.state, "pending")
-            detail = f" ({event.detail})" if event.detail and health == "bad" else ""
-            self.query_one(StatusBar).set_observer(f"{event.state} {event.room}{detail}", health)
+            self.query_one(StatusBar).show_observer_status(event)
         self.state.apply(event)
         self.diagnostics.apply(event)
         if isinstance(event, JobsListed) and event.room == self.state.room:
@@ -330,29 +278,18 @@ class DispatchApp(App[None]):
     def on_worker_status_changed(self, message: WorkerStatusChanged) -> None:
         status = self.worker_status = message.status
         self.diagnostics.worker_status(status, time.monotonic())
-        text = {
-            "registered": f"registered {status.worker_id} as {status.agent_name!r}",
-            "failed": f"failed: {status.detail}",
-        }.get(status.state, status.state)
-        health = {"registered": "ok", "failed": "bad", "stopped": "bad"}.get(
-            status.state, "pending"
-        )
-        self.query_one(StatusBar).set_worker(text, health)
+        self.query_one(StatusBar).show_worker_status(status)
         if status.state == "failed":
             self.notify(f"Agent worker failed: {status.detail}", severity="error", timeout=10)
 
     def on_server_status_changed(self, message: ServerStatusChanged) -> None:
         status = self.server_status = message.status
-        where = "local" if status.local else status.detail
+        self.query_one(StatusBar).show_server_status(status)
         if status.state == "ready":
             self.diagnostics.server_ok()
-            self.query_one(StatusBar).set_server(f"{status.url} ({where})", "ok")
         elif status.state == "failed":
             self.diagnostics.server_failed(status.detail)
-            self.query_one(StatusBar).set_server(f"failed: {status.detail}", "bad")
             self.notify(f"LiveKit server: {status.detail}", severity="error", timeout=10)
-        else:
-            self.query_one(StatusBar).set_server(f"{status.detail}…", "pending")
 
     def on_session_event_message(self, message: SessionEventMessage) -> None:
         event: SessionEventData = message.event
@@ -361,138 +298,26 @@ class DispatchApp(App[None]):
         )
         if event.kind == "turn":
             self.latency.record_turn(event.room, event.role, event.payload)
-            self._rendered_prompt_version = -1
-        elif event.kind == "session_failed":
-            self.notify(
-                f"{event.role} session failed to start: {event.payload.get('error')}",
-                severity="error",
-                timeout=10,
-            )
-        elif event.kind == "error" and not event.payload.get("recoverable", True):
-            self.notify(
-                f"{event.role} session error: {event.payload.get('error')}",
-                severity="error",
-                timeout=10,
-            )
-        elif event.kind == "conversation_ended":
-            self.notify(
-                f"Conversation in {event.room} ended: {event.payload.get('reason')}", timeout=5
-            )
+            self.renderer.invalidate()
+        notice = session_notice(event)
+        if notice is not None:
+            self.notify(notice.text, severity=notice.severity, timeout=notice.timeout)
 
     @on(OptionList.OptionHighlighted, "#room-list")
     def _room_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option.id:
-            self._switch_room(event.option.id)
-
-    # -- rendering
-
-    def _show_room_title(self) -> None:
-        title = self.query_one("#room-title", Static)
-        if not self.state.room:
-            title.update("no room observed: press n to create one")
-            return
-        summary = next((room for room in self.rooms if room.name == self.state.room), None)
-        load = f"  load {summary.load_id}" if summary and summary.load_id else ""
-        people = f"  {summary.num_participants} participants" if summary else ""
-        title.update(f"room {self.state.room}{load}{people}")
-
-    def _missing_reason(self, role: AgentRole) -> str:
-        if not self.state.room:
-            return "No room observed. Press n to create a room from a scenario."
-        if self.state.observer_state not in ("connected", "reconnected"):
-            return f"The observer is not in the room ({self.state.observer_state or 'joining'})."
-        if self.worker_status.state == "failed":
-            return f"The agent worker failed: {self.worker_status.detail}"
-        if not self.options.no_worker and self.worker_status.state != "registered":
-            return "The agent worker is not registered yet, so no job can be dispatched."
-        unmatched = ", ".join(view.identity for view in self.state.unmatched())
-        hint = f" Agents matching no role: {unmatched}." if unmatched else ""
-        return f"No participant with {ROLE_RULES[role]}.{hint}"
-
-    def _render_panes(self) -> None:
-        if self._backend_closed or self._quitting:
-            return  # widgets may already be gone
-        now = time.monotonic()
-        state = self.state
-        since = now - self._rendered_at
-        # At once for what a person waits to see (speaking, joins, tracks); levels and
-        # transcript words at most every stream_render_s (each render repaints); once a
-        # second anyway for the "for 12 s" clocks.
-        due = (
-            state.prompt_version != self._rendered_prompt_version
-            or (state.version != self._rendered_version and since >= self._stream_render_s)
-            or since >= 1.0
-        )
-        if not due:
-            return
-        self._rendered_version, self._rendered_prompt_version = state.version, state.prompt_version
-        self._rendered_at = now
-        try:
-            status_bar = self.query_one(StatusBar)
-        except NoMatches:
-            return  # the screen is being torn down
-        checks = self.diagnostics.evaluate(now)
-        status_bar.set_checks(summary(checks), CHECK_HEALTH[worst(checks)])
-        self.query_one(JobsLine).show_jobs(self.state)
-        for role in EXPECTED_ROLES:
-            pane = self.query_one(f"#pane-{role}", AgentPane)
-            view = self.state.for_role(role)
-            if view is None:
-                pane.show_missing(self._missing_reason(role), self.state.missing_for(role, now))
-            else:
-                pane.show_agent(view, now, self.latency.summary(self.state.room, role))
-        self._render_unmatched(now)
-
-    def _render_unmatched(self, now: float) -> None:
-        container = self.query_one("#unmatched-panes", Horizontal)
-        views = self.state.unmatched()
-        wanted = {f"pane-unmatched-{index}": view for index, view in enumerate(views[:3])}
-        for pane in list(container.query(AgentPane)):
-            if pane.id not in wanted:
-                pane.remove()
-        for pane_id, view in wanted.items():
-            existing = container.query(f"#{pane_id}")
-            if existing:
-                pane = existing.first(AgentPane)
-            else:
-                pane = AgentPane("Unmatched agent", "unmatched", id=pane_id)
-                pane.add_class("-unmatched")
-                container.mount(pane)
-                continue  # rendered on the next tick, once mounted
-            pane.show_agent(view, now)
-        container.display = bool(views)
+            self.switch_room(event.option.id)
 
     # -- actions
 
     def action_new_room(self) -> None:
-        directories = [BUILTIN_SCENARIOS, *self.options.scenario_dirs]
-        entries = load_catalog(directories)
-
-        def chosen(path: Path | None) -> None:
-            if path is not None:
-                self._create_room(path)
-
-        self.push_screen(ScenarioPicker(entries, directories), chosen)
+        self.controls.new_room()
 
     def action_redispatch(self) -> None:
-        if not self.state.room:
-            self.notify("No room observed: select or create one first", severity="warning")
-            return
-        self._redispatch(self.state.room)
+        self.controls.redispatch()
 
     def action_delete_room(self) -> None:
-        room = self.state.room
-        if not room:
-            self.notify("No room observed: nothing to delete", severity="warning")
-            return
-
-        def confirmed(answer: bool | None) -> None:
-            if answer:
-                self._delete_room(room)
-
-        self.push_screen(
-            ConfirmScreen(f"Delete room {room}? Its agents will be disconnected."), confirmed
-        )
+        self.controls.delete_room()
 
     def action_next_room(self) -> None:
         self.query_one(RoomList).action_cursor_down()
@@ -524,14 +349,12 @@ class DispatchApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.action not in ("quit",):
-                keys = binding.key_display or binding.key
-                yield SystemCommand(
-                    binding.description,
-                    f"key: {keys}",
-                    lambda action=binding.action: self.run_action(action),
-                )
+        yield from binding_commands(self.BINDINGS, self.run_action)
+
+    @property
+    def closing(self) -> bool:
+        """Quitting or shut down: widgets may already be gone."""
+        return self._quitting or self._backend_closed
 
     async def action_quit(self) -> None:
         """Leave; ``on_unmount`` closes sessions, observer and local server (under a second)."""

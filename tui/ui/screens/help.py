@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
@@ -20,6 +23,20 @@ def describe_bindings(bindings: list[BindingType]) -> list[tuple[str, str]]:
         if description:
             rows.append((keys, description))
     return rows
+
+
+def binding_commands(
+    bindings: Iterable[BindingType], run_action: Callable[[str], Any]
+) -> Iterable[SystemCommand]:
+    """A command-palette entry for every described binding but quit (the palette has its own)."""
+    for binding in bindings:
+        if isinstance(binding, Binding) and binding.action not in ("quit",):
+            keys = binding.key_display or binding.key
+            yield SystemCommand(
+                binding.description,
+                f"key: {keys}",
+                lambda action=binding.action: run_action(action),
+            )
 
 
 class HelpScreen(ModalScreen[None]):

@@ -6,6 +6,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from tui.core.backend import ServerStatus
+from tui.core.events import ObserverStatus
+from tui.core.worker_runner import WorkerStatus
+
 STATE_CLASSES = ("-ok", "-pending", "-bad")
 
 
@@ -51,3 +55,35 @@ class StatusBar(Horizontal):
     def set_checks(self, text: str, health: str) -> None:
         """The diagnostics' worst state (details on key t)."""
         self.query_one("#status-checks", StatusItem).show(f"{text} (t)", health)
+
+    def show_worker_status(self, status: WorkerStatus) -> None:
+        """The agent worker's state in words, coloured by health."""
+        text = {
+            "registered": f"registered {status.worker_id} as {status.agent_name!r}",
+            "failed": f"failed: {status.detail}",
+        }.get(status.state, status.state)
+        health = {"registered": "ok", "failed": "bad", "stopped": "bad"}.get(
+            status.state, "pending"
+        )
+        self.set_worker(text, health)
+
+    def show_observer_status(self, event: ObserverStatus) -> None:
+        """The observer's state in the observed room; the detail only when it is bad."""
+        health = {
+            "connected": "ok",
+            "reconnected": "ok",
+            "failed": "bad",
+            "disconnected": "bad",
+        }.get(event.state, "pending")
+        detail = f" ({event.detail})" if event.detail and health == "bad" else ""
+        self.set_observer(f"{event.state} {event.room}{detail}", health)
+
+    def show_server_status(self, status: ServerStatus) -> None:
+        """The server's URL once ready (and whether it is local), or what went wrong."""
+        if status.state == "ready":
+            where = "local" if status.local else status.detail
+            self.set_server(f"{status.url} ({where})", "ok")
+        elif status.state == "failed":
+            self.set_server(f"failed: {status.detail}", "bad")
+        else:
+            self.set_server(f"{status.detail}…", "pending")
