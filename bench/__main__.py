@@ -39,7 +39,7 @@ from bench.common import (
     verdict,
 )
 from bench.workers import SingleAgentWorkers, WorkerHost, make_log_dir
-from tui.cluster.launcher import ClusterError
+from tui.cluster.processes import ClusterError
 from tui.core.local_server import LocalServer
 
 STAGES = ("time", "concurrency", "dashboard", "cluster")

@@ -20,8 +20,9 @@ from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
 
-from tui.cluster.launcher import Cluster, HeadlessWorker, node_configs, write_env_file
+from tui.cluster.launcher import Cluster, node_configs, write_env_file
 from tui.cluster.load import ClusterSession, RoomWatch, run_conversations, scripted_scenario
+from tui.cluster.processes import HeadlessWorker
 from tui.core.control_plane_jobs import jobs_of
 from tui.core.local_server import ServerConfig
 from tui.core.log_bridge import LogCapture

@@ -17,12 +17,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tui.core.child_process import ChildExited, log_tail, spawn, terminate, wait_ready
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
@@ -170,14 +171,7 @@ class LocalServer:
         config_path.write_text(self.config.to_yaml())
         config_path.chmod(0o600)  # holds the secret
         assert self.log_path is not None
-        with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                [str(binary), "--config", str(config_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C in the terminal reaches us, not the child
-            )
+        self._process = spawn([str(binary), "--config", str(config_path)], self.log_path)
         try:
             self._wait_ready(timeout_s)
         except BaseException:
@@ -185,42 +179,37 @@ class LocalServer:
             raise
 
     def _wait_ready(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self._process is not None
-            if self._process.poll() is not None:
-                raise LocalServerError(
-                    f"livekit-server exited with code {self._process.returncode} during start-up: "
-                    f"{self.log_tail()}"
-                )
-            try:
-                with urllib.request.urlopen(self.config.http_url + "/", timeout=1.0) as reply:
-                    if reply.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.05)
-        raise LocalServerError(
-            f"livekit-server did not answer on {self.config.http_url} within {timeout_s:.0f}s; "
-            f"see {self.log_path}"
-        )
+        assert self._process is not None
+        try:
+            answered = wait_ready(self._process, self._answers, timeout_s)
+        except ChildExited as exited:
+            raise LocalServerError(
+                f"livekit-server exited with code {exited.returncode} during start-up: "
+                f"{self.log_tail()}"
+            ) from None
+        if not answered:
+            raise LocalServerError(
+                f"livekit-server did not answer on {self.config.http_url} within "
+                f"{timeout_s:.0f}s; see {self.log_path}"
+            )
+
+    def _answers(self) -> bool:
+        """Readiness: the HTTP port answers ``GET /``."""
+        try:
+            with urllib.request.urlopen(self.config.http_url + "/", timeout=1.0) as reply:
+                return bool(reply.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
 
     def log_tail(self, lines: int = 5) -> str:
-        if not self.log_path or not self.log_path.exists():
-            return "(no log)"
-        text = self.log_path.read_text(errors="replace").strip().splitlines()
-        return " | ".join(text[-lines:]) or "(empty log)"
+        """The end of the server's log on one line."""
+        return log_tail(self.log_path, lines)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Terminate the child (then kill it if needed) and remove its config."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            terminate(process, timeout_s)
         if self._workdir is not None:
             with contextlib.suppress(OSError):
                 (self._workdir / "livekit.yaml").unlink()
