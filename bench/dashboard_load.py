@@ -36,16 +36,16 @@ from textual.message import Message
 from textual.widgets import Static
 
 from agents.constants import AGENT_NAME
+from agents.tokens import observer_token
 from bench.common import BENCH_SCRIPT, Check, ResourceMonitor, at_most, bench_scenario, info
 from bench.common import summarize as summarize_values
 from bench.time_to_agents import create_room, delete_room
-from bench.workers import WorkerHost
 from tui.core.backend import OBSERVER_LEVEL_INTERVAL_S
 from tui.core.events import DomainEvent
 from tui.core.log_bridge import LogCapture
 from tui.core.observer import RoomObserver
 from tui.core.settings import DashboardOptions, LiveKitSettings
-from tui.core.tokens import observer_token
+from tui.core.worker_host import WorkerHost
 from tui.ui.app import DispatchApp
 from tui.ui.messages import SessionEventMessage
 from tui.ui.widgets.log_pane import LogPane

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from agents.tokens import observer_token
 from tui.core.audio_level import SOUND_THRESHOLD_DBFS
 from tui.core.events import (
     AudioLevel,
@@ -20,7 +21,6 @@ from tui.core.events import (
     TranscriptSegment,
 )
 from tui.core.observer import RoomObserver
-from tui.core.tokens import observer_token
 
 LEVEL_INTERVAL_S = 0.02
 """The dashboard meters every 200 ms; 20 ms here (and the SDK's 10 ms frames, see

@@ -18,6 +18,7 @@ from typing import Any
 from livekit import api
 
 from agents.scenario import Scenario, parse_scenario
+from agents.tokens import observer_token
 from tui.core.control_plane import ControlPlane
 from tui.core.control_plane_jobs import RoomJob, room_jobs
 from tui.core.events import (
@@ -28,7 +29,6 @@ from tui.core.events import (
     TranscriptSegment,
 )
 from tui.core.observer import RoomObserver
-from tui.core.tokens import observer_token
 
 GOODBYE_SCRIPT: tuple[tuple[str, str], ...] = (
     ("dispatcher", "Hi Chris, Tim here about load HDX-2478."),

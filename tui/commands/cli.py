@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from agents.bundled import bundled_scenarios_dir
 from agents.constants import AGENT_NAME
 from agents.scenario import ScenarioError, load_scenario
 from tui.core.control_plane import ControlPlane, ControlPlaneError, RoomSummary
@@ -26,8 +27,7 @@ from tui.core.settings import (
 )
 
 PROG = "dispatch-tui"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SCENARIO_DIR = PROJECT_ROOT / "scenarios"
+DEFAULT_SCENARIO_DIR = bundled_scenarios_dir()
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 

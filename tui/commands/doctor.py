@@ -23,11 +23,11 @@ from datetime import UTC, datetime
 from typing import Final, TextIO
 
 from agents.constants import AGENT_NAME
+from agents.tokens import observer_token
 from tui.core.control_plane import ControlPlane, ControlPlaneError, RoomSummary
 from tui.core.diagnostics import Check, Diagnostics, Thresholds, worst
 from tui.core.observer import ObserverError, RoomObserver
 from tui.core.settings import LiveKitSettings
-from tui.core.tokens import observer_token
 
 DEFAULT_TIMEOUT_S: Final = 10.0
 POLL_INTERVAL_S: Final = 0.5

@@ -19,12 +19,12 @@ from typing import Any
 
 from agents.constants import AGENT_NAME
 from agents.scenario import load_scenario
+from agents.tokens import observer_token
 from tui.core.control_plane import ControlPlane, CreatedRoom, RoomSummary
 from tui.core.events import DomainEvent
 from tui.core.local_server import LocalServer
 from tui.core.observer import RoomObserver
 from tui.core.settings import DashboardOptions, LiveKitSettings
-from tui.core.tokens import observer_token
 from tui.core.worker_runner import InProcessWorker, WorkerStatus
 
 logger = logging.getLogger("tui.backend")
@@ -230,7 +230,6 @@ def release_native_runtime() -> None:
     Left to ``atexit``, its tokio threads can call back into a finalizing interpreter and
     abort the process after a clean shutdown.
     """
-    from livekit.rtc._ffi_client import FfiClient
+    from agents.compat import release_rtc_client
 
-    if FfiClient._instance is not None:
-        FfiClient._instance._dispose()
+    release_rtc_client()

@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agents.bundled import bundled_scenarios_dir
 from agents.scenario import Scenario, ScenarioError, load_scenario
 
-BUILTIN_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+BUILTIN_SCENARIOS = bundled_scenarios_dir()
+"""The scenarios shipped with the package (``scenarios/`` in a checkout)."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""Host the dashboard's in-process worker alone in a process, for the benchmarks.
+"""Host the dashboard's in-process worker alone in a process (benchmarks and tests).
 
-``python bench/worker_host.py`` builds the worker exactly as the dashboard does
+``python -m agents.worker_host`` builds the worker exactly as the dashboard does
 (``agents.multi_agent_worker.build_server`` with the thread executor and the offline voice) and
 runs it on its own asyncio loop. Running it in a child process lets the bench measure the
 worker's CPU and memory with psutil without counting the observers that time it.
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 if __name__ == "__main__":
-    # run as a script: make ``agents``, ``tui`` and ``bench`` importable
+    # run as a script: make ``agents`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncio
@@ -29,8 +29,8 @@ from typing import Any
 
 from livekit.agents import JobExecutorType
 
+from agents.compat import release_rtc_client
 from agents.multi_agent_worker import build_server
-from tui.core.backend import release_native_runtime
 
 
 class _LineWriter:
@@ -67,7 +67,7 @@ async def serve() -> None:
         write({"event": "registered", "worker_id": worker_id})
 
     server.on("worker_registered", on_registered)
-    run_task = asyncio.create_task(server.run(devmode=True), name="bench:agent-server")
+    run_task = asyncio.create_task(server.run(devmode=True), name="worker-host:agent-server")
     # EOF on stdin is the stop signal: it also arrives when the bench dies without cleaning up
     await asyncio.to_thread(sys.stdin.read)
     await server.aclose()
@@ -83,7 +83,7 @@ def main() -> None:
     )
     asyncio.run(serve())
     # the rtc runtime's threads would otherwise be able to abort the exiting interpreter
-    release_native_runtime()
+    release_rtc_client()
 
 
 if __name__ == "__main__":

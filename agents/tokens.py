@@ -1,4 +1,6 @@
-"""Access tokens the dashboard mints: the hidden observer and room-scoped agent participants."""
+"""Every access token the project mints: room-scoped agent participants (the worker's second
+agent, test clients) and the dashboard's hidden observer. In ``agents`` so that the worker,
+which must not import ``tui``, and the dashboard share one implementation."""
 
 from __future__ import annotations
 
@@ -54,7 +56,9 @@ def agent_token(
     attributes: Mapping[str, str] | None = None,
     ttl: timedelta = AGENT_TTL,
 ) -> str:
-    """A token for an agent participant in one room (see DESIGN.md section 3).
+    """A token for an agent participant in one room.
+
+    See docs/architecture.md, "Facts that shape the worker".
 
     ``can_update_own_metadata`` is required: without it the session cannot publish its
     ``lk.agent.state`` attribute. Kind ``agent`` marks it as an agent for the server and the
