@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from helpers import PROJECT
 from livekit import api
 
 from agents.scenario import scenario_from_metadata
@@ -24,7 +25,6 @@ from tui.core.control_plane import RoomSummary
 from tui.core.local_server import LocalServer, free_port
 from tui.core.settings import DashboardOptions
 
-PROJECT = Path(__file__).resolve().parent.parent
 HDX = PROJECT / "scenarios" / "hdx-2478.json"
 ROOM_NAME = re.compile(r"^conv_HDX-2478_\d{8}T\d{12}Z_[0-9a-f]{6}$")
 
@@ -332,21 +332,3 @@ def test_dashboard_refuses_a_missing_scenario_folder(
     result = _run(["--scenarios", str(tmp_path / "none")], {})
     assert result.code == 2 and "not a folder" in _one_line(result.err)
     assert dashboard_calls == []
-
-
-def test_non_ui_modules_do_not_import_textual() -> None:
-    code = (
-        "import sys, tui.commands.cli, tui.core.settings, tui.core.tokens, tui.core.control_plane,"
-        " tui.commands.api_server\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
-        "assert not bad, bad\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import psutil
 import pytest
+from helpers import job_threads
 from livekit import api
 from reliability_support import (
     HDX,
     PROJECT_ROOT,
     Recorder,
     backend_for,
-    job_threads,
     new_threads,
     poll,
     wait_until_jobs_dispatched,

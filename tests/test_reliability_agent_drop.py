@@ -9,13 +9,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers import job_threads
 from livekit import api
 from reliability_support import (
     CHRIS,
     TIM,
     Recorder,
     backend_for,
-    job_threads,
     new_threads,
     wait_until_jobs_dispatched,
     write_scenario,

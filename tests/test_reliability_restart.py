@@ -12,13 +12,13 @@ import threading
 import time
 
 import pytest
+from helpers import job_threads
 from reliability_support import (
     CHRIS,
     HDX,
     TIM,
     Recorder,
     backend_for,
-    job_threads,
     new_threads,
     wait_until_jobs_dispatched,
 )

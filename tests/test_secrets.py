@@ -22,12 +22,12 @@ import agents.multi_agent_worker as worker_module
 import tui.core.backend as backend_module
 from agents.multi_agent_worker import WorkerConfig, _driver_token
 from agents.scenario import load_scenario
+from agents.tokens import OBSERVER_TTL, observer_token
 from tui.core.control_plane import ControlPlane, ControlPlaneError
 from tui.core.local_server import LocalServer, ServerConfig
 from tui.core.log_bridge import LogCapture
 from tui.core.observer import ObserverError, RoomObserver
 from tui.core.settings import LiveKitSettings
-from tui.core.tokens import OBSERVER_TTL, observer_token
 
 pytestmark = pytest.mark.e2e
 
