@@ -1,7 +1,8 @@
 """Start and stop a loopback-only ``livekit-server`` child process.
 
 Used by the dashboard when no ``LIVEKIT_URL`` is configured and by the test fixtures. Every
-listener is bound to 127.0.0.1 (see docs/DESIGN section 5): HTTP/WebSocket on ``bind_addresses``,
+listener is bound to 127.0.0.1 (docs/architecture.md, "The local server"): HTTP/WebSocket on
+``bind_addresses``,
 ICE/UDP on one muxed port, ICE/TCP disabled, and only the loopback interface offered as a
 candidate.
 """
