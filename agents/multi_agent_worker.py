@@ -3,7 +3,8 @@
 Tim is the job participant: ``on_request`` accepts the job with his identity, name and role
 attribute. Chris joins through a second ``rtc.Room`` connected with a token minted in the job, so
 the two sessions never share an identity, an ``lk.agent.state`` attribute or text-stream
-handlers (DESIGN section 3). Neither session listens to audio; the ``TurnRelay`` passes the floor.
+handlers (docs/architecture.md, "Facts that shape the worker"). Neither session listens to
+audio; the ``TurnRelay`` passes the floor.
 
 Use ``build_server()`` to run the worker in-process (the dashboard: thread executor, started
 with ``await server.run(devmode=True)`` and stopped with ``await server.aclose()``), or run this
@@ -46,6 +47,8 @@ from livekit.agents import (
 )
 from livekit.agents.utils import http_context
 
+from agents.bundled import default_scenario_file
+from agents.compat import ensure_rtc_client, job_server_url, warn_on_version_drift
 from agents.constants import (
     AGENT_NAME,
     DEV_WORKER_CAPACITY,
@@ -63,10 +66,10 @@ from agents.scenario import (
     Scenario,
     ScenarioError,
     load_scenario,
-    parse_scenario,
     parse_scenario_json,
 )
 from agents.session_publisher import SessionEventPublisher
+from agents.tokens import agent_token
 from agents.turn_relay import RelayParty, RelayResult, Turn, TurnRelay
 from agents.voices import (
     VoiceConfigError,
@@ -79,8 +82,6 @@ from agents.voices import (
 
 logger = logging.getLogger("multi_agent_worker")
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SCENARIO_FILE = PROJECT_ROOT / "scenarios" / "hdx-2478.json"
 CHRIS_TOKEN_TTL_S = 6 * 3600
 SERVER_ROOM_UPDATE_INTERVAL_S = 5.0
 """livekit-server 1.13.5 stores a changed room on a 5 s tick (``roomUpdateInterval``)."""
@@ -97,24 +98,10 @@ LONE_LINGER_S = 0.5
 
 _ROLE_LABEL: dict[Role, str] = {"dispatcher": "Dispatcher", "driver": "Driver"}
 
-_DEFAULT_SCENARIO_DATA: dict[str, Any] = {
-    "load_id": "HDX-2478",
-    "title": "Reefer load, Fresno to Salt Lake City",
-    "pickup": {"location": "Fresno, California", "time": "06:00"},
-    "delivery": {"location": "Salt Lake City, Utah", "time": "Thursday 14:00"},
-    "situation": "The receiver moved the delivery window up by two hours.",
-    "max_turns": 8,
-}
-
 
 def default_scenario() -> Scenario:
-    """``scenarios/hdx-2478.json`` when present and valid, else a built-in equivalent."""
-    if DEFAULT_SCENARIO_FILE.is_file():
-        try:
-            return load_scenario(DEFAULT_SCENARIO_FILE)
-        except ScenarioError as exc:
-            logger.warning("%s; using the built-in scenario", exc)
-    return parse_scenario(_DEFAULT_SCENARIO_DATA, "built-in default scenario")
+    """The bundled ``scenarios/hdx-2478.json`` (the one source of the default scenario)."""
+    return load_scenario(default_scenario_file())
 
 
 def scenario_for_job(job_metadata: str, room_metadata: str) -> Scenario:
@@ -241,28 +228,15 @@ def agent_room_options(other_identity: str) -> room_io.RoomOptions:
 
 
 def _driver_token(config: WorkerConfig, scenario: Scenario, room_name: str) -> str:
-    api_key = config.api_key or os.environ.get("LIVEKIT_API_KEY", "")
-    api_secret = config.api_secret or os.environ.get("LIVEKIT_API_SECRET", "")
     chris = scenario.driver
-    return (
-        api.AccessToken(api_key, api_secret)
-        .with_identity(chris.identity)
-        .with_name(chris.name)
-        .with_kind("agent")
-        .with_attributes({ROLE_ATTRIBUTE: "driver"})
-        .with_ttl(datetime.timedelta(seconds=CHRIS_TOKEN_TTL_S))
-        .with_grants(
-            api.VideoGrants(
-                room_join=True,
-                room=room_name,
-                can_publish=True,
-                can_subscribe=True,
-                can_publish_data=True,
-                # without it the session cannot publish its lk.agent.state attribute
-                can_update_own_metadata=True,
-            )
-        )
-        .to_jwt()
+    return agent_token(
+        config.api_key or os.environ.get("LIVEKIT_API_KEY", ""),
+        config.api_secret or os.environ.get("LIVEKIT_API_SECRET", ""),
+        room_name,
+        chris.identity,
+        chris.name,
+        {ROLE_ATTRIBUTE: "driver"},
+        ttl=datetime.timedelta(seconds=CHRIS_TOKEN_TTL_S),
     )
 
 
@@ -449,7 +423,7 @@ class _CallJob:
         (tests run several) may have pointed at another server.
         """
         return api.LiveKitAPI(
-            self.ctx._info.url or self.config.ws_url or None,
+            job_server_url(self.ctx) or self.config.ws_url or None,
             self.config.api_key or None,
             self.config.api_secret or None,
             session=http_context.http_session(),
@@ -494,7 +468,7 @@ class _CallJob:
 
     async def _join_chris(self) -> None:
         """Connect Chris's own room (alongside Tim's join; see ``run``)."""
-        url = self.ctx._info.url or self.config.ws_url or os.environ.get("LIVEKIT_URL", "")
+        url = job_server_url(self.ctx) or self.config.ws_url or os.environ.get("LIVEKIT_URL", "")
         token = _driver_token(self.config, self.scenario, self.room_name)
         await self._connect(self.chris_room, self.chris_room.connect(url, token))
         if await self._joined_a_recreated_room(self.chris_room):
@@ -732,9 +706,7 @@ def start_rtc_runtime() -> None:
     the whole process (1 fresh worker in 2 died on 5 simultaneous calls). Process executors
     must not do this: the client cannot cross a fork, and their job processes run one job.
     """
-    from livekit.rtc._ffi_client import FfiClient
-
-    FfiClient.instance  # noqa: B018 - the property creates the client
+    ensure_rtc_client()
 
 
 def build_server(
@@ -762,6 +734,7 @@ def build_server(
     ``DEV_WORKER_CAPACITY``) makes the reported load the share of calls in use instead of the
     machine's CPU.
     """
+    warn_on_version_drift()
     mode = resolve_voice_mode(voice)
     capacity = capacity or worker_capacity()
     if capacity is None and executor == JobExecutorType.THREAD:

@@ -1,4 +1,4 @@
-"""Turn-taking between the two agent sessions (DESIGN section 3).
+"""Turn-taking between the two agent sessions (docs/architecture.md, "Facts that shape the worker").
 
 Two voice agents hearing each other interrupt each other endlessly, so neither listens: audio
 input is off and this relay passes the floor. The first party opens; whenever a party commits an

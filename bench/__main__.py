@@ -38,9 +38,10 @@ from bench.common import (
     table,
     verdict,
 )
-from bench.workers import SingleAgentWorkers, WorkerHost, make_log_dir
-from tui.cluster import ClusterError
-from tui.local_server import LocalServer
+from bench.workers import SingleAgentWorkers, make_log_dir
+from tui.cluster.processes import ClusterError
+from tui.core.local_server import LocalServer
+from tui.core.worker_host import WorkerHost
 
 STAGES = ("time", "concurrency", "dashboard", "cluster")
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "results.json"

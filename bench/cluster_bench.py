@@ -1,15 +1,15 @@
 """Cluster figures for ``make bench``: 20 concurrent rooms on two nodes and two headless workers.
 
 ``python -m bench`` (stage ``cluster``) calls :func:`run_cluster_bench`; it starts its own
-local cluster (``tui.cluster.Cluster``: Redis, two livekit-server nodes, two ``start`` workers
-with the offline voice), so the figures sit beside the single-process ones with the same
+local cluster (``tui.cluster.launcher.Cluster``: Redis, two livekit-server nodes, two ``start``
+workers with the offline voice), so the figures sit beside the single-process ones with the same
 scenario. Each room is created through one node and observed through the other, as a
 ``--no-worker`` dashboard would.
 
 The workers get a capacity that fits the rooms with one call to spare per worker (20 rooms on
 two workers: 15, of which a worker takes 11 before the server sends jobs to the other one, see
-``tui.cluster.DEFAULT_WORKER_CAPACITY``), so the figures measure the cluster, not dispatches
-dropped for want of a free worker.
+``tui.cluster.launcher.DEFAULT_WORKER_CAPACITY``), so the figures measure the cluster, not
+dispatches dropped for want of a free worker.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.common import Check, bench_scenario, info, summarize
-from tui.cluster import Cluster, calls_per_worker
-from tui.cluster_load import ClusterSession, run_conversations
+from tui.cluster.launcher import Cluster, calls_per_worker
+from tui.cluster.load import ClusterSession, run_conversations
 
 
 def fitting_capacity(rooms: int, workers: int) -> int:

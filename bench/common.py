@@ -104,7 +104,7 @@ def _cpu_model() -> str:
 
 
 def _server_version() -> str:
-    from tui.local_server import LocalServerError, find_server_binary
+    from tui.core.local_server import LocalServerError, find_server_binary
 
     try:
         binary = find_server_binary()

@@ -1,7 +1,7 @@
 """Benchmark 2: one worker hosting 1, 5 and 10 calls at once (two sessions each).
 
 The worker is the dashboard's in-process worker, hosted alone in a child process
-(``bench/worker_host.py``) so that psutil measures its CPU time and memory without the observers
+(``agents/worker_host.py``) so that psutil measures its CPU time and memory without the observers
 that time the calls. For each level, all rooms are created at the same moment; each gets a hidden
 observer; the level ends when every call reported ``conversation_ended`` (or a timeout).
 
@@ -36,8 +36,8 @@ from bench.common import (
 )
 from bench.probe import RoomProbe
 from bench.time_to_agents import create_room, delete_room
-from bench.workers import WorkerHost
-from tui.local_server import LocalServer
+from tui.core.local_server import LocalServer
+from tui.core.worker_host import WorkerHost
 
 REGULAR_ENDINGS = ("goodbye", "max_turns")
 BASE_TIMEOUT_S = 60.0

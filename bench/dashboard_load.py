@@ -1,6 +1,6 @@
 """Benchmark 3: the real dashboard under a log flood, and its CPU while observing a call.
 
-The app is ``tui.app.DispatchApp`` run headless with ``App.run_test`` (Textual's Pilot), with a
+The app is ``tui.ui.app.DispatchApp`` run headless with ``App.run_test`` (Textual's Pilot), with a
 ``LogCapture`` attached to the root logger exactly as ``run_dashboard`` does.
 
 Log flood: four threads log to ``livekit.agents`` at a fixed total rate for a few seconds while
@@ -36,19 +36,19 @@ from textual.message import Message
 from textual.widgets import Static
 
 from agents.constants import AGENT_NAME
+from agents.tokens import observer_token
 from bench.common import BENCH_SCRIPT, Check, ResourceMonitor, at_most, bench_scenario, info
 from bench.common import summarize as summarize_values
 from bench.time_to_agents import create_room, delete_room
-from bench.workers import WorkerHost
-from tui.app import DispatchApp
-from tui.backend import OBSERVER_LEVEL_INTERVAL_S
-from tui.events import DomainEvent
-from tui.log_bridge import LogCapture
-from tui.messages import SessionEventMessage
-from tui.observer import RoomObserver
-from tui.settings import DashboardOptions, LiveKitSettings
-from tui.tokens import observer_token
-from tui.widgets.log_pane import LogPane
+from tui.core.backend import OBSERVER_LEVEL_INTERVAL_S
+from tui.core.events import DomainEvent
+from tui.core.log_bridge import LogCapture
+from tui.core.observer import RoomObserver
+from tui.core.settings import DashboardOptions, LiveKitSettings
+from tui.core.worker_host import WorkerHost
+from tui.ui.app import DispatchApp
+from tui.ui.messages import SessionEventMessage
+from tui.ui.widgets.log_pane import LogPane
 
 APP_SIZE = (160, 48)
 FLOOD_THREADS = 4
@@ -275,7 +275,7 @@ async def _dashboard_call(
                 os.getpid(), interval_s=OBSERVE_SAMPLE_S, children=False
             ) as usage:
                 # the action behind the scenario picker's choice
-                app._create_room(scenario_path)
+                app.controls.create_room(scenario_path)
                 await _until(lambda: app.backend.observed_room is not None, 10, "room observed")
                 room = app.backend.observed_room
                 assert room is not None

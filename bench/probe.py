@@ -1,6 +1,6 @@
 """The dashboard's own observer, timing what it sees in one room.
 
-``RoomProbe`` wraps :class:`tui.observer.RoomObserver` (the real hidden observer) with a sink
+``RoomProbe`` wraps :class:`tui.core.observer.RoomObserver` (the real hidden observer) with a sink
 that records, on the bench's clock, when each agent's audio track was subscribed, when each
 agent first became audible, and which transcript segments arrived final. The bench measures
 what the dashboard would show, not what the worker believes it did.
@@ -11,20 +11,20 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tui.audio_level import SOUND_THRESHOLD_DBFS
-from tui.events import (
+from agents.tokens import observer_token
+from tui.core.audio_level import SOUND_THRESHOLD_DBFS
+from tui.core.events import (
     AudioLevel,
     DomainEvent,
     ParticipantLeft,
     TrackUpdate,
     TranscriptSegment,
 )
-from tui.observer import RoomObserver
-from tui.tokens import observer_token
+from tui.core.observer import RoomObserver
 
 LEVEL_INTERVAL_S = 0.02
 """The dashboard meters every 200 ms; 20 ms here (and the SDK's 10 ms frames, see
-:func:`tui.audio_level.meter_frame_ms`) so "first audible" is not rounded up by 0.2 s."""
+:func:`tui.core.audio_level.meter_frame_ms`) so "first audible" is not rounded up by 0.2 s."""
 
 
 class RoomProbe:

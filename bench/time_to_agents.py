@@ -4,7 +4,7 @@ Two set-ups, interleaved room by room so that load from other work on the machin
 alike:
 
 - ``multi``: the dashboard's worker (one job runs Tim and Chris), hosted in its own process
-  (``bench/worker_host.py``); the room has one dispatch to ``dispatch-multi-agent``.
+  (``agents/worker_host.py``); the room has one dispatch to ``dispatch-multi-agent``.
 - ``two_workers``: the usual alternative, two livekit CLI workers (``bench-dispatcher`` and
   ``bench-driver``), one agent per job; the room has two dispatches.
 
@@ -30,8 +30,8 @@ from agents.scenario import Scenario
 from bench.common import Check, at_most, bench_scenario, info, summarize
 from bench.probe import RoomProbe
 from bench.single_agent_worker import AGENT_NAMES
-from bench.workers import WorkerHost
-from tui.local_server import LocalServer
+from tui.core.local_server import LocalServer
+from tui.core.worker_host import WorkerHost
 
 READY_TIMEOUT_S = 10.0
 """A healthy room is ready in 1-2 s; a dispatch the server dropped never gets ready."""

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tui.backend import release_native_runtime
-from tui.control_plane import ControlPlane
-from tui.local_server import LocalServer, ServerConfig
+from tui.core.backend import release_native_runtime
+from tui.core.control_plane import ControlPlane
+from tui.core.local_server import LocalServer, ServerConfig
 
 
 @pytest.fixture(scope="session")

@@ -1,36 +1,35 @@
 """Helpers shared by the reliability and security tests: recording sinks, polling, resources.
 
-Nothing here sleeps for synchronisation: waits re-check a condition whenever a sink reports
-something (woken from any thread through the loop) and fail at a deadline.
+Nothing here sleeps for synchronisation: waits poll a condition and fail at a deadline, all
+through ``helpers.eventually`` (so ``DISPATCH_TEST_TIMEOUT_SCALE`` stretches them).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import threading
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from helpers import PROJECT, eventually
 from livekit import api
 
 from agents.constants import AGENT_NAME
-from tui.backend import Backend, BackendSinks, ServerStatus
-from tui.events import DomainEvent, ObserverStatus, SessionEvent
-from tui.local_server import LocalServer
-from tui.settings import DashboardOptions, LiveKitSettings
-from tui.worker_runner import WorkerStatus
+from tui.core.backend import Backend, BackendSinks, ServerStatus
+from tui.core.events import DomainEvent, ObserverStatus, SessionEvent
+from tui.core.local_server import LocalServer
+from tui.core.settings import DashboardOptions, LiveKitSettings
+from tui.core.worker_runner import WorkerStatus
 
 T = TypeVar("T")
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-HDX = PROJECT_ROOT / "scenarios" / "hdx-2478.json"
+PROJECT_ROOT = PROJECT  # the name the reliability tests import
+HDX = PROJECT / "scenarios" / "hdx-2478.json"
 TIM, CHRIS = "dispatcher-tim", "driver-chris"
 
 # Threads that are not leaks: the default executor's pooled workers (asyncio.to_thread),
@@ -78,19 +77,13 @@ class Recorder:
             return domain, list(self.workers), [e for e in domain if isinstance(e, SessionEvent)]
 
     async def wait_for(self, find: Callable[[], T | None], timeout_s: float, what: str) -> T:
-        """The first non-None ``find()``, re-checked on every report, or AssertionError."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            self._changed.clear()
+        """The first non-None ``find()`` within ``timeout_s``, or AssertionError."""
+
+        def boxed() -> tuple[T] | None:
             found = find()
-            if found is not None:
-                return found
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-            # On timeout, check once more, then fail above.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+            return None if found is None else (found,)
+
+        return (await eventually(boxed, timeout_s, what))[0]
 
     # -- common queries
 
@@ -135,11 +128,6 @@ def write_scenario(path: Path, lines: Iterable[str], **overrides: Any) -> Path:
     return path
 
 
-def job_threads() -> list[threading.Thread]:
-    """Threads running agent jobs (the thread executor names them ``job_thread_runner``)."""
-    return [t for t in threading.enumerate() if t.name == "job_thread_runner"]
-
-
 def new_threads(before: Iterable[threading.Thread]) -> list[str]:
     """Live threads not in ``before``, minus pooled/process-wide ones that are not leaks."""
     known = set(before)
@@ -151,18 +139,16 @@ def new_threads(before: Iterable[threading.Thread]) -> list[str]:
 
 
 async def poll(check: Callable[[], Awaitable[T | None]], timeout_s: float, what: str) -> T:
-    """Re-run an async check every 50 ms until it returns non-None, or AssertionError.
+    """Re-run an async check until it returns non-None, or AssertionError.
 
     For state that nothing reports (server room lists, threads ending, fds closing).
     """
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    async def boxed() -> tuple[T] | None:
         found = await check()
-        if found is not None:
-            return found
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        await asyncio.sleep(0.05)
+        return None if found is None else (found,)
+
+    return (await eventually(boxed, timeout_s, what))[0]
 
 
 PROBE_JOB_WAIT_S = 3.0
@@ -182,7 +168,6 @@ async def wait_until_jobs_dispatched(
     deleted: a join the deletion cuts short is retried by the rtc SDK for many seconds,
     keeping the job (and its thread) alive after the test.
     """
-    deadline = time.monotonic() + timeout_s
     async with api.LiveKitAPI(server.url, server.api_key, server.api_secret) as lkapi:
 
         async def connected(room: str, *, any_state: bool = False) -> bool | None:
@@ -193,7 +178,8 @@ async def wait_until_jobs_dispatched(
             active = [p for p in reply.participants if p.state == api.ParticipantInfo.ACTIVE]
             return True if len(active) >= 2 else None
 
-        while True:
+        async def probe() -> bool:
+            """One throwaway room: True once a job's agents joined it."""
             room = f"probe_{uuid.uuid4().hex[:8]}"
             await lkapi.room.create_room(
                 api.CreateRoomRequest(
@@ -206,15 +192,14 @@ async def wait_until_jobs_dispatched(
                 both = functools.partial(connected, room)
                 try:
                     await poll(both, PROBE_JOB_WAIT_S, f"the agents to join {room}")
-                    return
+                    return True
                 except AssertionError:
-                    if await connected(room, any_state=True):
-                        # a job, only slow: let its other agent finish joining
-                        await poll(both, deadline - time.monotonic(), f"the agents in {room}")
-                        return
-                    if time.monotonic() >= deadline:
-                        raise AssertionError(
-                            f"no worker took {agent_name!r} jobs within {timeout_s:.0f}s"
-                        ) from None
+                    if not await connected(room, any_state=True):
+                        return False
+                # a job, only slow: let its other agent finish joining
+                await poll(both, timeout_s, f"the agents in {room}")
+                return True
             finally:
                 await lkapi.room.delete_room(api.DeleteRoomRequest(room=room))
+
+        await eventually(probe, timeout_s, f"a worker to take {agent_name!r} jobs", interval_s=0)

@@ -14,9 +14,10 @@ from textual.containers import VerticalScroll
 from textual.geometry import Region
 from textual.widgets import Static
 
-from tui.events import AudioLevel, ParticipantJoined, TranscriptSegment
-from tui.state import AgentView, RoomState
-from tui.widgets.agent_pane import AgentPane
+from tui.core.agent_view import AgentView
+from tui.core.events import AudioLevel, ParticipantJoined, TranscriptSegment
+from tui.core.state import RoomState
+from tui.ui.widgets.agent_pane import AgentPane
 
 ROOM = "room-pane"
 TIM = "dispatcher-tim"

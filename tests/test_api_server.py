@@ -15,10 +15,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from livekit import api
 
 from agents.scenario import MAX_FILE_BYTES, scenario_from_metadata
-from tui.api_server import ApiServerError, is_loopback_host, make_app, serve
-from tui.control_plane import ControlPlane
-from tui.local_server import LocalServer
-from tui.settings import LiveKitSettings
+from tui.commands.api_server import ApiServerError, is_loopback_host, make_app, serve
+from tui.core.control_plane import ControlPlane
+from tui.core.local_server import LocalServer
+from tui.core.settings import LiveKitSettings
 
 HDX = Path(__file__).resolve().parent.parent / "scenarios" / "hdx-2478.json"
 CREATE = "/api/v1/rooms/create"

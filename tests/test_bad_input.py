@@ -36,12 +36,12 @@ from agents.scenario import (
     parse_scenario_json,
     scenario_from_metadata,
 )
-from tui.api_server import make_app
-from tui.cli import run_cli
-from tui.control_plane import ControlPlane
-from tui.events import ParticipantJoined, TranscriptSegment
-from tui.local_server import LocalServer
-from tui.state import RoomState
+from tui.commands.api_server import make_app
+from tui.commands.cli import run_cli
+from tui.core.control_plane import ControlPlane
+from tui.core.events import ParticipantJoined, TranscriptSegment
+from tui.core.local_server import LocalServer
+from tui.core.state import RoomState
 
 CREATE = "/api/v1/rooms/create"
 JSON_HEADERS = {"Content-Type": "application/json"}

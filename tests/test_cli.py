@@ -16,15 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from helpers import PROJECT
 from livekit import api
 
 from agents.scenario import scenario_from_metadata
-from tui.cli import DEFAULT_SCENARIO_DIR, format_rooms, run_cli
-from tui.control_plane import RoomSummary
-from tui.local_server import LocalServer, free_port
-from tui.settings import DashboardOptions
+from tui.commands.cli import DEFAULT_SCENARIO_DIR, format_rooms, run_cli
+from tui.core.control_plane import RoomSummary
+from tui.core.local_server import LocalServer, free_port
+from tui.core.settings import DashboardOptions
 
-PROJECT = Path(__file__).resolve().parent.parent
 HDX = PROJECT / "scenarios" / "hdx-2478.json"
 ROOM_NAME = re.compile(r"^conv_HDX-2478_\d{8}T\d{12}Z_[0-9a-f]{6}$")
 
@@ -273,7 +273,7 @@ def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.fixture
 def dashboard_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[DashboardOptions | None]]:
-    import tui.app
+    import tui.ui.app
 
     calls: list[DashboardOptions | None] = []
 
@@ -281,7 +281,7 @@ def dashboard_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[DashboardO
         calls.append(options)
         return 0
 
-    monkeypatch.setattr(tui.app, "run_dashboard", fake)
+    monkeypatch.setattr(tui.ui.app, "run_dashboard", fake)
     yield calls
 
 
@@ -332,20 +332,3 @@ def test_dashboard_refuses_a_missing_scenario_folder(
     result = _run(["--scenarios", str(tmp_path / "none")], {})
     assert result.code == 2 and "not a folder" in _one_line(result.err)
     assert dashboard_calls == []
-
-
-def test_non_ui_modules_do_not_import_textual() -> None:
-    code = (
-        "import sys, tui.cli, tui.settings, tui.tokens, tui.control_plane, tui.api_server\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
-        "assert not bad, bad\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr

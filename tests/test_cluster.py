@@ -7,7 +7,6 @@ run last, in file order: the first kills one worker, the dashboard test then kil
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import time
@@ -15,19 +14,22 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from helpers import eventually
 from livekit.protocol import agent, agent_dispatch
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
 
-from tui.app import DispatchApp
-from tui.cluster import Cluster, HeadlessWorker, node_configs, write_env_file
-from tui.cluster_load import ClusterSession, RoomWatch, run_conversations, scripted_scenario
-from tui.control_plane_jobs import jobs_of
-from tui.local_server import ServerConfig
-from tui.log_bridge import LogCapture
-from tui.settings import DashboardOptions, LiveKitSettings
-from tui.widgets.jobs_line import JobsLine
+from tui.cluster.launcher import Cluster, node_configs, write_env_file
+from tui.cluster.load import ClusterSession, RoomWatch, run_conversations, scripted_scenario
+from tui.cluster.processes import HeadlessWorker
+from tui.core.control_plane_jobs import jobs_of
+from tui.core.events import RoomJob
+from tui.core.local_server import ServerConfig
+from tui.core.log_bridge import LogCapture
+from tui.core.settings import DashboardOptions, LiveKitSettings
+from tui.ui.app import DispatchApp
+from tui.ui.widgets.jobs_line import JobsLine
 
 pytestmark = pytest.mark.cluster
 
@@ -252,11 +254,13 @@ async def test_killing_a_worker_loses_its_jobs_and_spares_the_others(
             assert await watch.wait_until(lambda w: w.left >= w.agents, TIMEOUT_S)
         # ...and the dashboard's job rows say so, through either node
         for index, watch in enumerate(lost):
-            deadline = time.monotonic() + TIMEOUT_S
-            rows = await session.jobs(watch.room, index % 2)
-            while rows[0].status != "lost" and time.monotonic() < deadline:
-                await asyncio.sleep(1.0)  # the lost state is a function of time (grace)
-                rows = await session.jobs(watch.room, index % 2)
+
+            async def lost_rows(room: str = watch.room, node: int = index % 2) -> list[RoomJob]:
+                rows = await session.jobs(room, node)
+                return rows if rows[0].status == "lost" else []
+
+            # the lost state is a function of time (grace): ask once a second
+            rows = await eventually(lost_rows, TIMEOUT_S, "the job to be lost", interval_s=1.0)
             assert rows[0].status == "lost", rows
             assert rows[0].worker_id == victim.worker_id
         for watch in spared:
@@ -270,11 +274,7 @@ async def test_killing_a_worker_loses_its_jobs_and_spares_the_others(
 
 
 async def _until(pilot: Pilot[None], condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {TIMEOUT_S:.0f}s waiting for {what}")
-        await pilot.pause(0.1)
+    await eventually(condition, TIMEOUT_S, what, interval_s=0.1, pause=pilot.pause)
 
 
 async def test_dashboard_on_one_node_reports_the_job_lost_when_its_worker_dies(
@@ -303,7 +303,7 @@ async def test_dashboard_on_one_node_reports_the_job_lost_when_its_worker_dies(
                 pilot, lambda: watch.room in {r.name for r in app.rooms}, "the room on node A"
             )
             if app.state.room != watch.room:
-                app._switch_room(watch.room)
+                app.switch_room(watch.room)
             line = app.query_one(JobsLine)
             running = f"running on worker {survivor.worker_id} (pid {survivor.pid}@"
             await _until(pilot, lambda: running in line.text, f"{running!r} in the jobs line")

@@ -11,19 +11,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from helpers import eventually
 from livekit import api, rtc
 
 from agents.constants import AGENT_NAME
 from agents.scenario import Scenario, load_scenario, scenario_from_metadata
-from tui.control_plane import (
+from agents.tokens import agent_token
+from tui.core.control_plane import (
     DEPARTURE_TIMEOUT_S,
     ControlPlane,
     ControlPlaneError,
     new_room_name,
     room_timeouts,
 )
-from tui.local_server import LocalServer, free_port
-from tui.tokens import agent_token
+from tui.core.local_server import LocalServer, free_port
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 ROOM_NAME = re.compile(r"^conv_HDX-2478_\d{8}T\d{12}Z_[0-9a-f]{6}$")
@@ -239,9 +240,10 @@ async def test_server_closes_a_room_holding_only_agents(
     )
     try:
         await agent.connect(livekit_server.url, token)
-        deadline = time.monotonic() + 6
-        while await _server_room(lkapi, name) is not None:
-            assert time.monotonic() < deadline, "an agent-only room should close"
-            await asyncio.sleep(0.2)
+
+        async def closed() -> bool:
+            return await _server_room(lkapi, name) is None
+
+        await eventually(closed, 6, "an agent-only room to close", interval_s=0.2)
     finally:
         await agent.disconnect()

@@ -9,9 +9,9 @@ import pytest
 from livekit import api
 from livekit.protocol import agent, agent_dispatch
 
-from tui.control_plane import ControlPlane, ControlPlaneError
-from tui.control_plane_jobs import LOST_GRACE_S, RoomJob, RoomWorkers, job_status, jobs_of
-from tui.local_server import LocalServer
+from tui.core.control_plane import ControlPlane, ControlPlaneError
+from tui.core.control_plane_jobs import LOST_GRACE_S, RoomJob, RoomWorkers, job_status, jobs_of
+from tui.core.local_server import LocalServer
 
 NOW = 10_000.0
 

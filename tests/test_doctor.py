@@ -13,12 +13,12 @@ from reliability_support import wait_until_jobs_dispatched
 
 from agents.constants import AGENT_NAME
 from agents.multi_agent_worker import build_server
-from tui.cli import run_cli
-from tui.diagnostics import Check, Thresholds
-from tui.doctor import diagnose, format_checks
-from tui.local_server import LocalServer
-from tui.settings import LiveKitSettings
-from tui.worker_runner import InProcessWorker
+from tui.commands.cli import run_cli
+from tui.commands.doctor import diagnose, format_checks
+from tui.core.diagnostics import Check, Thresholds
+from tui.core.local_server import LocalServer
+from tui.core.settings import LiveKitSettings
+from tui.core.worker_runner import InProcessWorker
 
 
 def settings_for(server: LocalServer, secret: str | None = None) -> LiveKitSettings:

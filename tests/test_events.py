@@ -6,8 +6,8 @@ import typing
 
 import pytest
 
-from tui import events
-from tui.events import (
+from tui.core import events
+from tui.core.events import (
     DOMAIN_EVENT_TYPES,
     AttributesChanged,
     AudioLevel,

@@ -23,17 +23,18 @@ from typing import Any
 import numpy as np
 import pytest
 from aiohttp import web
+from helpers import eventually
 from livekit import api, rtc
 from reliability_support import wait_until_jobs_dispatched
 
 from agents.constants import AGENT_NAME, AGENT_STATE_ATTRIBUTE, ROLE_ATTRIBUTE
 from agents.multi_agent_worker import build_server, default_scenario
-from tui.control_plane import ControlPlane, ControlPlaneError
-from tui.diagnostics import Check, Diagnostics, LogErrorCounter, Thresholds
-from tui.local_server import LocalServer, ServerConfig
-from tui.observer import RoomObserver
-from tui.tokens import agent_token, observer_token
-from tui.worker_runner import InProcessWorker, WorkerStatus
+from agents.tokens import agent_token, observer_token
+from tui.core.control_plane import ControlPlane, ControlPlaneError
+from tui.core.diagnostics import Check, Diagnostics, LogErrorCounter, Thresholds
+from tui.core.local_server import LocalServer, ServerConfig
+from tui.core.observer import RoomObserver
+from tui.core.worker_runner import InProcessWorker, WorkerStatus
 
 pytestmark = pytest.mark.e2e
 
@@ -157,18 +158,24 @@ class Harness:
         within: float = DETECT_S,
     ) -> Check:
         """Poll the engine until ``check_id`` has ``status`` with ``contains`` in its finding."""
-        deadline = since + within
-        last: Check | None = None
-        while time.monotonic() < deadline:
-            checks = {c.id: c for c in self.engine.evaluate(time.monotonic())}
-            last = checks[check_id]
-            if last.status == status and contains in last.finding:
-                DETECTED[fault] = time.monotonic() - since
-                return last
-            await asyncio.sleep(POLL_S)
-        raise AssertionError(
-            f"{fault}: {check_id} not {status} with {contains!r} within {within} s; last: {last}"
-        )
+        last: list[Check] = []
+
+        def detected() -> Check | None:
+            check = {c.id: c for c in self.engine.evaluate(time.monotonic())}[check_id]
+            last[:] = [check]
+            return check if check.status == status and contains in check.finding else None
+
+        try:
+            found = await eventually(
+                detected, max(0.0, since + within - time.monotonic()), fault, interval_s=POLL_S
+            )
+        except AssertionError:
+            raise AssertionError(
+                f"{fault}: {check_id} not {status} with {contains!r} within {within} s; "
+                f"last: {last[0] if last else None}"
+            ) from None
+        DETECTED[fault] = time.monotonic() - since
+        return found
 
 
 async def create_room(
@@ -633,16 +640,19 @@ async def test_healthy_room_passes_every_check(
     room, created = await create_room(livekit_server, AGENT_NAME)
     try:
         async with Harness(livekit_server, room, engine):
-            deadline = created + 20.0
             checks: list[Check] = []
             alarms: list[Check] = []
-            while time.monotonic() < deadline:
-                checks = engine.evaluate(time.monotonic())
+
+            def all_ok() -> bool:
+                checks[:] = engine.evaluate(time.monotonic())
                 # no false alarm on the way: a healthy room is pending, then ok
-                alarms += [c for c in checks if c.status in ("warn", "fail")]
-                if all(c.status == "ok" for c in checks):
-                    break
-                await asyncio.sleep(POLL_S)
+                alarms.extend(c for c in checks if c.status in ("warn", "fail"))
+                return all(c.status == "ok" for c in checks)
+
+            with contextlib.suppress(AssertionError):  # the assertions below say what is wrong
+                await eventually(
+                    all_ok, max(0.0, created + 20.0 - time.monotonic()), "", interval_s=POLL_S
+                )
             bad = [c for c in checks if c.status != "ok"]
             assert not bad, bad
             assert not alarms, alarms

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tui.latency import LatencyBook
+from tui.core.latency import LatencyBook
 
 
 def test_summary_shows_last_and_median_per_role() -> None:

@@ -18,20 +18,20 @@ from pathlib import Path
 
 import psutil
 import pytest
+from helpers import job_threads
 from livekit import api
 from reliability_support import (
     HDX,
     PROJECT_ROOT,
     Recorder,
     backend_for,
-    job_threads,
     new_threads,
     poll,
     wait_until_jobs_dispatched,
 )
 
-from tui.events import TrackUpdate
-from tui.local_server import LocalServer, ServerConfig
+from tui.core.events import TrackUpdate
+from tui.core.local_server import LocalServer, ServerConfig
 
 pytestmark = pytest.mark.e2e
 

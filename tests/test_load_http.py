@@ -10,9 +10,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from livekit import api
 from reliability_support import HDX
 
-from tui.api_server import make_app
-from tui.control_plane import ControlPlane
-from tui.local_server import LocalServer
+from tui.commands.api_server import make_app
+from tui.core.control_plane import ControlPlane
+from tui.core.local_server import LocalServer
 
 pytestmark = pytest.mark.e2e
 

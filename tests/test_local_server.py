@@ -6,7 +6,7 @@ import urllib.request
 
 import pytest
 
-from tui.local_server import LocalServer, LocalServerError, ServerConfig
+from tui.core.local_server import LocalServer, LocalServerError, ServerConfig
 
 
 def test_config_keeps_every_listener_on_loopback() -> None:

@@ -4,7 +4,7 @@ import logging
 import threading
 from pathlib import Path
 
-from tui.log_bridge import LogBuffer, LogCapture, RedactingFormatter
+from tui.core.log_bridge import LogBuffer, LogCapture, RedactingFormatter
 
 
 def _record(

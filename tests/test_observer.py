@@ -22,8 +22,8 @@ import pytest
 from livekit import api, rtc
 
 from agents.constants import TRANSCRIPTION_TOPIC
-from tui.audio_level import SILENCE_DBFS, LevelMeter, meter_frame_ms, rms_dbfs
-from tui.events import (
+from tui.core.audio_level import SILENCE_DBFS, LevelMeter, meter_frame_ms, rms_dbfs
+from tui.core.events import (
     ActiveSpeakers,
     AttributesChanged,
     AudioLevel,
@@ -34,9 +34,9 @@ from tui.events import (
     TrackUpdate,
     TranscriptSegment,
 )
-from tui.local_server import LocalServer
-from tui.observer import ObserverError, RoomObserver, observer_grants
-from tui.state import RoomState
+from tui.core.local_server import LocalServer
+from tui.core.observer import ObserverError, RoomObserver, observer_grants
+from tui.core.state import RoomState
 
 TIMEOUT_S = 10.0
 SAMPLE_RATE = 48_000

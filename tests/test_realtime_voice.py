@@ -7,16 +7,15 @@ import logging
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import PROJECT
 from livekit.plugins import openai
 
 from agents.multi_agent_worker import build_server, default_scenario
 from agents.scenario import DEFAULT_MODEL
 from agents.voices import VoiceConfigError, build_realtime_model, build_session, describe_voice
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = default_scenario()
 
 
@@ -60,7 +59,7 @@ def run_worker_script(*args: str, **env: str) -> subprocess.CompletedProcess[str
     environ = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     environ.update(env)
     return subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "agents" / "multi_agent_worker.py"), *args],
+        [sys.executable, str(PROJECT / "agents" / "multi_agent_worker.py"), *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -9,21 +9,21 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers import job_threads
 from livekit import api
 from reliability_support import (
     CHRIS,
     TIM,
     Recorder,
     backend_for,
-    job_threads,
     new_threads,
     wait_until_jobs_dispatched,
     write_scenario,
 )
 
-from tui.events import ObserverStatus, ParticipantLeft
-from tui.local_server import LocalServer
-from tui.state import RoomState
+from tui.core.events import ObserverStatus, ParticipantLeft
+from tui.core.local_server import LocalServer
+from tui.core.state import RoomState
 
 pytestmark = pytest.mark.e2e
 

@@ -12,23 +12,23 @@ import threading
 import time
 
 import pytest
+from helpers import job_threads
 from reliability_support import (
     CHRIS,
     HDX,
     TIM,
     Recorder,
     backend_for,
-    job_threads,
     new_threads,
     wait_until_jobs_dispatched,
 )
 
-from tui import worker_runner
-from tui.backend import Backend
-from tui.events import ObserverStatus, ParticipantJoined
-from tui.local_server import LocalServer
-from tui.state import RoomState
-from tui.worker_runner import REGISTER_TIMEOUT_S, WorkerStatus, retry_budget_s
+from tui.core import worker_runner
+from tui.core.backend import Backend
+from tui.core.events import ObserverStatus, ParticipantJoined
+from tui.core.local_server import LocalServer
+from tui.core.state import RoomState
+from tui.core.worker_runner import REGISTER_TIMEOUT_S, WorkerStatus, retry_budget_s
 
 pytestmark = pytest.mark.e2e
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tui.scenario_catalog import BUILTIN_SCENARIOS, load_catalog, scenario_files
+from tui.core.scenario_catalog import BUILTIN_SCENARIOS, load_catalog, scenario_files
 
 VALID = {
     "load_id": "ABC-1",

@@ -19,15 +19,15 @@ from livekit import api
 from reliability_support import Recorder, backend_for, write_scenario
 
 import agents.multi_agent_worker as worker_module
-import tui.backend as backend_module
+import tui.core.backend as backend_module
 from agents.multi_agent_worker import WorkerConfig, _driver_token
 from agents.scenario import load_scenario
-from tui.control_plane import ControlPlane, ControlPlaneError
-from tui.local_server import LocalServer, ServerConfig
-from tui.log_bridge import LogCapture
-from tui.observer import ObserverError, RoomObserver
-from tui.settings import LiveKitSettings
-from tui.tokens import OBSERVER_TTL, observer_token
+from agents.tokens import OBSERVER_TTL, observer_token
+from tui.core.control_plane import ControlPlane, ControlPlaneError
+from tui.core.local_server import LocalServer, ServerConfig
+from tui.core.log_bridge import LogCapture
+from tui.core.observer import ObserverError, RoomObserver
+from tui.core.settings import LiveKitSettings
 
 pytestmark = pytest.mark.e2e
 

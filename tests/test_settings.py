@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tui.redaction import redact
-from tui.settings import LiveKitSettings, SettingsError, resolve_settings
+from tui.core.redaction import redact
+from tui.core.settings import LiveKitSettings, SettingsError, resolve_settings
 
 SECRET = "s3cr3t-value-that-must-never-be-shown-0123456789"
 FULL_ENV = {

@@ -4,8 +4,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui.audio_level import SILENCE_DBFS
-from tui.events import (
+from tui.core.agent_view import (
+    IN_PROGRESS_CAP,
+    SPEAKING_HISTORY,
+    TRANSCRIPT_CAP,
+    classify,
+    overlap_seconds,
+)
+from tui.core.audio_level import SILENCE_DBFS
+from tui.core.events import (
     ActiveSpeakers,
     AttributesChanged,
     AudioLevel,
@@ -20,19 +27,9 @@ from tui.events import (
     TranscriptSegment,
     freeze_attributes,
 )
-from tui.state import (
-    IN_PROGRESS_CAP,
-    SPEAKING_HISTORY,
-    TRANSCRIPT_CAP,
-    RoomState,
-    classify,
-    describe_job,
-    jobs_health,
-    lost_job_notice,
-    overlap_seconds,
-    room_worker,
-)
-from tui.widgets.jobs_line import jobs_text
+from tui.core.jobs import describe_job, jobs_health, lost_job_notice, room_worker
+from tui.core.state import RoomState
+from tui.ui.widgets.jobs_line import jobs_text
 
 ROOM = "dispatch-room"
 

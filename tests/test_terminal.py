@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from helpers import eventually, scaled
 
 pytestmark = [
     pytest.mark.e2e,
@@ -28,17 +29,21 @@ def screen() -> str:
     return tmux("capture-pane", "-p", "-t", SESSION)
 
 
-def wait_for_screen(text: str, timeout_s: float = 40.0) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+async def wait_for_screen(text: str, timeout_s: float = 40.0) -> str:
+    """The screen once ``text`` is on it (polled every 0.2 s)."""
+
+    def showing() -> str:
         shown = screen()
-        if text in shown:
-            return shown
-        time.sleep(0.2)
-    raise AssertionError(f"{text!r} never appeared on screen; last screen:\n{screen()}")
+        return shown if text in shown else ""
+
+    try:
+        return await eventually(showing, timeout_s, repr(text), interval_s=0.2)
+    except AssertionError:
+        last = screen()
+        raise AssertionError(f"{text!r} never appeared on screen; last screen:\n{last}") from None
 
 
-def test_dashboard_in_a_real_terminal(tmp_path: Path) -> None:
+async def test_dashboard_in_a_real_terminal(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "OPENAI_"))}
     env.update(DISPATCH_TUI_LOG_DIR=str(tmp_path), DISPATCH_VOICE="offline", TERM="xterm-256color")
     command = f"cd {tmp_path} && exec {PROGRAM}"
@@ -50,18 +55,18 @@ def test_dashboard_in_a_real_terminal(tmp_path: Path) -> None:
     try:
         pane_pid = int(tmux("display-message", "-p", "-t", SESSION, "#{pane_pid}").strip())
         app = psutil.Process(pane_pid)
-        wait_for_screen("worker: registered")
+        await wait_for_screen("worker: registered")
         tmux("send-keys", "-t", SESSION, "n")
-        wait_for_screen("New room from scenario")
+        await wait_for_screen("New room from scenario")
         tmux("send-keys", "-t", SESSION, "Enter")  # the first scenario
-        shown = wait_for_screen("identity dispatcher-tim")
-        shown = wait_for_screen("● SPEAKING")
+        shown = await wait_for_screen("identity dispatcher-tim")
+        shown = await wait_for_screen("● SPEAKING")
         assert "identity driver-" in screen()
         children = app.children(recursive=True)
         assert any("livekit-server" in child.name() for child in children), children
         started = time.monotonic()
         tmux("send-keys", "-t", SESSION, "q")
-        app.wait(timeout=10)
+        app.wait(timeout=scaled(10))
         took = time.monotonic() - started
         assert took < 5, f"quitting took {took:.1f}s"
         for child in children:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import jwt
 import pytest
+from helpers import eventually, scaled
 from livekit import api, rtc
 from livekit.rtc.participant import PublishTrackError
 
-from tui.local_server import LocalServer
-from tui.tokens import OBSERVER_IDENTITY, agent_token, observer_token
+from agents.tokens import OBSERVER_IDENTITY, agent_token, observer_token
+from tui.core.local_server import LocalServer
 
 KEY = "testkey"
 SECRET = "a-test-secret-of-at-least-thirty-two-chars"
@@ -74,14 +75,6 @@ def _standard_token(server: LocalServer, room: str, identity: str) -> str:
     )
 
 
-async def _wait_for(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 @pytest.fixture
 async def room_name(livekit_server: LocalServer) -> AsyncIterator[str]:
     name = f"tokens-{uuid.uuid4().hex[:8]}"
@@ -125,7 +118,7 @@ async def test_observer_is_hidden_and_cannot_publish(
         # The server ignores the publish request, so the SDK waits for an answer that never
         # comes (about 10 s): a short timeout is the failure we expect.
         with pytest.raises((TimeoutError, PublishTrackError)):
-            await asyncio.wait_for(observer.local_participant.publish_track(track), 1.0)
+            await asyncio.wait_for(observer.local_participant.publish_track(track), scaled(1.0))
         info = (await _participants(livekit_server, room_name))[OBSERVER_IDENTITY]
         assert list(info.tracks) == []
     finally:
@@ -136,24 +129,30 @@ async def test_observer_is_hidden_and_cannot_publish(
 async def test_observer_data_never_reaches_others(
     livekit_server: LocalServer, room_name: str
 ) -> None:
-    observer, normal = rtc.Room(), rtc.Room()
-    received: list[rtc.DataPacket] = []
-    normal.on("data_received", received.append)
+    observer, normal, sender = rtc.Room(), rtc.Room(), rtc.Room()
+    received: list[bytes] = []
+    normal.on("data_received", lambda packet: received.append(packet.data))
     try:
         await normal.connect(
             livekit_server.url, _standard_token(livekit_server, room_name, "normal")
+        )
+        await sender.connect(
+            livekit_server.url, _standard_token(livekit_server, room_name, "sender")
         )
         await observer.connect(
             livekit_server.url,
             observer_token(livekit_server.api_key, livekit_server.api_secret, room_name),
         )
-        await _wait_for(lambda: "normal" in observer.remote_participants)
+        await eventually(lambda: "normal" in observer.remote_participants, 5, "normal joined")
         await observer.local_participant.publish_data(b"from the observer", reliable=True)
-        await asyncio.sleep(0.5)
-        assert received == []
+        # positive control: a standard participant's packet, sent afterwards, does arrive; once
+        # it has, the observer's (sent first) would have too
+        await sender.local_participant.publish_data(b"control", reliable=True)
+        await eventually(lambda: b"control" in received, 5, "the control packet")
+        assert received == [b"control"]
     finally:
-        await observer.disconnect()
-        await normal.disconnect()
+        for room in (observer, sender, normal):
+            await room.disconnect()
 
 
 async def test_agent_token_joins_as_agent_and_updates_its_attributes(
@@ -181,7 +180,7 @@ async def test_agent_token_joins_as_agent_and_updates_its_attributes(
             remote = observer.remote_participants.get("driver-chris")
             return remote is not None and remote.attributes.get("lk.agent.state") == "listening"
 
-        await _wait_for(seen)
+        await eventually(seen, 5, "the agent's attributes")
         remote = observer.remote_participants["driver-chris"]
         assert remote.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
         assert remote.name == "Chris"

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import job_threads
 from livekit import api, rtc
 from livekit.agents import AgentServer, JobExecutorType
 from reliability_support import wait_until_jobs_dispatched
@@ -30,7 +31,7 @@ from agents.constants import (
 from agents.multi_agent_worker import build_server
 from agents.scenario import Scenario, parse_scenario
 from agents.session_wire import SESSION_TOPIC, decode
-from tui.local_server import LocalServer
+from tui.core.local_server import LocalServer
 
 pytestmark = pytest.mark.e2e
 
@@ -285,10 +286,6 @@ class Observer:
         await self.room.disconnect()
 
 
-def job_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name == "job_thread_runner"}
-
-
 async def create_room(worker: Worker, scenario: Scenario) -> str:
     name = f"conv_{scenario.load_id}_{uuid.uuid4().hex[:8]}"
     await worker.lkapi.room.create_room(
@@ -304,7 +301,7 @@ async def create_room(worker: Worker, scenario: Scenario) -> str:
 
 async def join_new_threads(before: set[threading.Thread]) -> None:
     """Wait for the job's thread to end, then check that the job left no thread behind."""
-    new = job_threads() - before
+    new = set(job_threads()) - before
     assert new, "the job ran on a thread of its own"
     for thread in new:
         await asyncio.to_thread(thread.join, TIMEOUT_S)

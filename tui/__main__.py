@@ -7,7 +7,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command; returns the exit code."""
-    from tui.cli import run_cli
+    from tui.commands.cli import run_cli
 
     return run_cli(sys.argv[1:] if argv is None else argv)
 

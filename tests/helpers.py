@@ -1,0 +1,87 @@
+"""Helpers every test shares: waiting for a condition, and one scale for wall-clock limits.
+
+Tests wait for what they expect with :func:`eventually` instead of sleeping or writing their own
+deadline loops. Every time limit goes through :func:`scaled`: set ``DISPATCH_TEST_TIMEOUT_SCALE``
+(e.g. ``3`` on a slow, shared machine) to stretch them all at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from livekit import api
+
+from agents.scenario import Scenario
+
+T = TypeVar("T")
+
+PROJECT = Path(__file__).resolve().parent.parent
+JOB_THREAD = "job_thread_runner"
+"""The name livekit-agents 1.8.9 gives the thread of a thread-executor job."""
+TIMEOUT_SCALE = float(os.environ.get("DISPATCH_TEST_TIMEOUT_SCALE", "1") or "1")
+
+
+def scaled(seconds: float) -> float:
+    """A wall-clock limit stretched by ``DISPATCH_TEST_TIMEOUT_SCALE``."""
+    return seconds * TIMEOUT_SCALE
+
+
+async def eventually(
+    predicate: Callable[[], T | Awaitable[T]],
+    timeout_s: float,
+    what: str = "the condition",
+    *,
+    interval_s: float = 0.05,
+    pause: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> T:
+    """Call ``predicate`` (sync or async) until it returns a truthy value, and return that.
+
+    Fails naming ``what`` after ``scaled(timeout_s)``. ``pause`` waits between calls: a Pilot
+    test passes ``pilot.pause`` so the app keeps running while the test waits.
+    """
+    limit = scaled(timeout_s)
+    deadline = time.monotonic() + limit
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value  # type: ignore[return-value]
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {limit:.1f} s waiting for {what}")
+        await pause(interval_s)
+
+
+async def create_dispatched_room(
+    lkapi: api.LiveKitAPI, name: str, scenario: Scenario, agent_names: tuple[str, ...]
+) -> None:
+    """CreateRoom with one explicit dispatch per agent name, the scenario in both metadata."""
+    metadata = scenario.to_json()
+    await lkapi.room.create_room(
+        api.CreateRoomRequest(
+            name=name,
+            metadata=metadata,
+            empty_timeout=60,
+            departure_timeout=5,
+            agents=[api.RoomAgentDispatch(agent_name=a, metadata=metadata) for a in agent_names],
+        )
+    )
+
+
+async def delete_room_quietly(lkapi: api.LiveKitAPI, name: str) -> None:
+    """Delete a room that may already be gone."""
+    with contextlib.suppress(api.TwirpError):
+        await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
+
+
+def job_threads() -> list[threading.Thread]:
+    """Threads running agent jobs (named :data:`JOB_THREAD` by the thread executor)."""
+    return [t for t in threading.enumerate() if t.name == JOB_THREAD]

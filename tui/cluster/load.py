@@ -1,0 +1,254 @@
+"""Run many conversations on a cluster and watch each one the way the dashboard does.
+
+Shared by the cluster tests and the bench (``bench/cluster_bench.py``). Each room is created
+through one node and observed through the next one with the dashboard's own
+:class:`tui.core.observer.RoomObserver` (hidden, subscribe-only), so every figure here is what a
+``--no-worker`` dashboard attached to a single node would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from livekit import api
+
+from agents.scenario import Scenario, parse_scenario
+from agents.tokens import observer_token
+from tui.core.control_plane import ControlPlane
+from tui.core.control_plane_jobs import RoomJob, room_jobs
+from tui.core.events import (
+    DomainEvent,
+    ParticipantJoined,
+    ParticipantLeft,
+    TrackUpdate,
+    TranscriptSegment,
+)
+from tui.core.observer import RoomObserver
+
+GOODBYE_SCRIPT: tuple[tuple[str, str], ...] = (
+    ("dispatcher", "Hi Chris, Tim here about load HDX-2478."),
+    ("driver", "Hey Tim, go ahead."),
+    ("dispatcher", "The receiver wants it two hours early."),
+    ("driver", "I can do that."),
+    ("dispatcher", "Great, thanks. Goodbye."),
+    ("driver", "Goodbye Tim."),
+)
+"""Six short lines ending in both goodbyes: the worker ends the call after the sixth."""
+
+
+def scripted_scenario(lines: Sequence[tuple[str, str]] = GOODBYE_SCRIPT) -> Scenario:
+    """A scenario whose offline voices speak exactly ``lines`` (max_turns = their count)."""
+    data: dict[str, Any] = {
+        "load_id": "HDX-2478",
+        "pickup": {"location": "Fresno, California", "time": "06:00"},
+        "delivery": {"location": "Salt Lake City, Utah", "time": "Thursday 14:00"},
+        "situation": "The receiver moved the delivery window up by two hours.",
+        "max_turns": len(lines),
+        "script": [{"speaker": speaker, "text": text} for speaker, text in lines],
+    }
+    return parse_scenario(data, "cluster load scenario")
+
+
+@dataclass
+class RoomWatch:
+    """What one hidden observer saw of one room; fed by the observer's sink on the loop."""
+
+    room: str
+    created_via: str
+    observed_via: str
+    agents: frozenset[str]
+    created_at: float
+    """``time.monotonic()`` just before the room was created."""
+    joined: set[str] = field(default_factory=set)
+    published: set[str] = field(default_factory=set)
+    left: set[str] = field(default_factory=set)
+    lines: list[tuple[str, str]] = field(default_factory=list)
+    both_agents_at: float | None = None
+    """When both agents' audio tracks were published (monotonic)."""
+    ended_at: float | None = None
+    """When both agents had left after joining (monotonic)."""
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def sink(self, event: DomainEvent) -> None:
+        """The observer's sink: cheap bookkeeping, then wake whoever waits on ``changed``."""
+        now = time.monotonic()
+        if isinstance(event, ParticipantJoined) and event.identity in self.agents:
+            self.joined.add(event.identity)
+            self.left.discard(event.identity)
+        elif isinstance(event, TrackUpdate) and event.identity in self.agents:
+            if event.kind == "audio" and event.status in ("published", "subscribed"):
+                self.published.add(event.identity)
+                if self.both_agents_at is None and self.published >= self.agents:
+                    self.both_agents_at = now
+        elif isinstance(event, TranscriptSegment) and event.final and event.text.strip():
+            self.lines.append((event.identity, event.text.strip()))
+        elif isinstance(event, ParticipantLeft) and event.identity in self.agents:
+            self.left.add(event.identity)
+            if self.ended_at is None and self.joined >= self.agents and self.left >= self.agents:
+                self.ended_at = now
+        self.changed.set()
+
+    @property
+    def time_to_both_agents_s(self) -> float | None:
+        return None if self.both_agents_at is None else self.both_agents_at - self.created_at
+
+    @property
+    def completed(self) -> bool:
+        """Both agents spoke and the call ended with both leaving."""
+        return self.ended_at is not None and self.both_agents_at is not None
+
+    async def wait_until(self, predicate: Any, timeout_s: float) -> bool:
+        """Wait (event-driven, no polling) until ``predicate(self)`` holds; False on timeout."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not predicate(self):
+                    self.changed.clear()
+                    await self.changed.wait()
+        except TimeoutError:
+            return False
+        return True
+
+
+class ClusterSession:
+    """Control planes and observers on every node of a cluster; use as ``async with``."""
+
+    def __init__(self, urls: Sequence[str], api_key: str, api_secret: str) -> None:
+        if not urls:
+            raise ValueError("no node URLs")
+        self.urls = list(urls)
+        self._api_key = api_key
+        self._api_secret = api_secret
+        self.planes = [ControlPlane(url, api_key, api_secret, timeout_s=20.0) for url in urls]
+        self.apis: list[api.LiveKitAPI] = []
+        self._observers: list[RoomObserver] = []
+        self._stack = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> ClusterSession:
+        for plane in self.planes:
+            await self._stack.enter_async_context(plane)
+        for url in self.urls:
+            lkapi = api.LiveKitAPI(url, self._api_key, self._api_secret)
+            self.apis.append(lkapi)
+            self._stack.push_async_callback(lkapi.aclose)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.gather(*(o.aclose() for o in self._observers), return_exceptions=True)
+        await self._stack.aclose()
+
+    async def open_room(self, index: int, scenario: Scenario) -> RoomWatch:
+        """Create room ``index`` through node ``index % n``, observe it through the next node."""
+        create_node = index % len(self.urls)
+        observe_node = (index + 1) % len(self.urls)
+        started = time.monotonic()
+        created = await self.planes[create_node].create_room(scenario)
+        watch = RoomWatch(
+            room=created.name,
+            created_via=self.urls[create_node],
+            observed_via=self.urls[observe_node],
+            agents=frozenset({scenario.dispatcher.identity, scenario.driver.identity}),
+            created_at=started,
+        )
+        token = observer_token(
+            self._api_key, self._api_secret, created.name, identity=f"observer-{index}"
+        )
+        observer = RoomObserver(
+            self.urls[observe_node], token, created.name, watch.sink, connect_timeout_s=30.0
+        )
+        self._observers.append(observer)
+        await observer.start()
+        return watch
+
+    async def jobs(self, room: str, node: int = 0) -> list[RoomJob]:
+        """The room's jobs as seen through ``node``."""
+        return await room_jobs(self.apis[node], room)
+
+    async def assigned_jobs(
+        self, room: str, node: int = 0, timeout_s: float = 30.0
+    ) -> list[RoomJob]:
+        """The room's jobs once every dispatch lists one (or whatever is there at timeout).
+
+        Measured: a dispatch's job appears in ListDispatch seconds after the job started,
+        often after both agents are already talking, so an ``unassigned`` row right after
+        creation means "not recorded yet". Server state has no event to wait on: poll.
+        """
+        deadline = time.monotonic() + timeout_s
+        rows: list[RoomJob] = []
+        while True:
+            try:
+                rows = await self.jobs(room, node)
+            except api.TwirpError as exc:
+                # Measured under load: the node holding the room may not answer the forwarded
+                # ListDispatch in time (503 "no response from servers"); it answers later.
+                if exc.status != 503 or time.monotonic() > deadline:
+                    raise
+            else:
+                if all(row.status != "unassigned" for row in rows):
+                    return rows
+            if time.monotonic() > deadline:
+                return rows
+            await asyncio.sleep(0.5)
+
+    async def delete_rooms(self, rooms: Sequence[str]) -> None:
+        """Delete rooms, ignoring ones that are already gone."""
+        for room in rooms:
+            with contextlib.suppress(Exception):
+                await self.planes[0].delete_room(room)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """The outcome of :func:`run_conversations`."""
+
+    watches: list[RoomWatch]
+    jobs: dict[str, list[RoomJob]]
+    """Jobs per room, read once every conversation had both agents (or timed out)."""
+    wall_s: float
+
+    @property
+    def completed(self) -> int:
+        return sum(w.completed for w in self.watches)
+
+    @property
+    def times_to_both_agents(self) -> list[float]:
+        return sorted(t for w in self.watches if (t := w.time_to_both_agents_s) is not None)
+
+    def jobs_per_worker(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for rows in self.jobs.values():
+            for row in rows:
+                if row.worker_id:
+                    counts[row.worker_id] = counts.get(row.worker_id, 0) + 1
+        return counts
+
+
+async def run_conversations(
+    session: ClusterSession,
+    rooms: int,
+    *,
+    scenario: Scenario | None = None,
+    timeout_s: float = 90.0,
+) -> LoadResult:
+    """Start ``rooms`` conversations at once, spread over the nodes, and watch them end."""
+    scenario = scenario or scripted_scenario()
+    started = time.monotonic()
+    watches = list(await asyncio.gather(*(session.open_room(i, scenario) for i in range(rooms))))
+    await asyncio.gather(
+        *(w.wait_until(lambda w: w.both_agents_at is not None, timeout_s) for w in watches)
+    )
+    # read the jobs while every job is still running: once a call ends its job state is final,
+    # but the dispatch disappears with the room
+    jobs = {
+        w.room: await session.assigned_jobs(w.room, i % len(session.urls))
+        for i, w in enumerate(watches)
+    }
+    remaining = max(1.0, timeout_s - (time.monotonic() - started))
+    await asyncio.gather(*(w.wait_until(lambda w: w.completed, remaining) for w in watches))
+    result = LoadResult(watches=watches, jobs=jobs, wall_s=time.monotonic() - started)
+    await session.delete_rooms([w.room for w in watches])
+    return result

@@ -1,0 +1,1 @@
+"""Entry points: the command line, ``doctor`` and the HTTP API. They compose the other layers."""
