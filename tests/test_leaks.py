@@ -40,7 +40,7 @@ SETTLE_TIMEOUT_S = 60.0
 """Rooms, participants and jobs gone after the last deletion. A join the deletion cut short is
 retried by the rtc SDK (up to 3 attempts, each waiting for its peer connection) before the job
 can see the room is gone, and a job that stayed in a resurrected room watches it for 11 s
-(see ``_CallJob._joined_a_recreated_room``)."""
+(see ``agents.room_guard.RoomGuard.joined_a_recreated_room``)."""
 ROOMS = 50
 ROOM_LIFETIMES_S = (0.0, 0.1, 0.2, 0.3, 0.4)
 FD_MARGIN = 8
@@ -53,8 +53,9 @@ async def server() -> AsyncIterator[LocalServer]:
 
     A job that joins a room deleted a moment earlier re-creates it (servers create rooms on
     join), or resurrects it when the join races the deletion; the job then leaves and deletes
-    it (``_CallJob._joined_a_recreated_room``). The short departure timeout is a safety net:
-    a re-created room the job could not delete closes a second after the job left it.
+    it (``agents.room_guard.RoomGuard.joined_a_recreated_room``). The short departure timeout
+    is a safety net: a re-created room the job could not delete closes a second after the job
+    left it.
     """
     generated = ServerConfig.generate()
     local = LocalServer(dataclasses.replace(generated, departure_timeout_s=1))
@@ -114,8 +115,8 @@ async def test_fifty_rooms_created_and_deleted_leave_nothing_behind(server: Loca
             created = await backend.create_room(scenario)
             names.add(created.name)
             # Rooms live 0 to 0.4 s: deleted before the dispatch, while the job connects, and
-            # after the agents joined. Each moment once failed differently (see the worker's
-            # _connect and _joined_a_recreated_room).
+            # after the agents joined. Each moment once failed differently (see RoomGuard's
+            # connect and joined_a_recreated_room in agents/room_guard.py).
             await asyncio.sleep(ROOM_LIFETIMES_S[index % len(ROOM_LIFETIMES_S)])
             await backend.delete_room(created.name)
         assert len(names) == ROOMS

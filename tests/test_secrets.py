@@ -18,11 +18,12 @@ import pytest
 from livekit import api
 from reliability_support import Recorder, backend_for, write_scenario
 
-import agents.multi_agent_worker as worker_module
+import agents.call_job as call_job_module
 import tui.core.backend as backend_module
-from agents.multi_agent_worker import WorkerConfig, _driver_token
+from agents.call_job import _driver_token
 from agents.scenario import load_scenario
 from agents.tokens import OBSERVER_TTL, observer_token
+from agents.worker_config import WorkerConfig
 from tui.core.control_plane import ControlPlane, ControlPlaneError
 from tui.core.local_server import LocalServer, ServerConfig
 from tui.core.log_bridge import LogCapture
@@ -60,7 +61,7 @@ async def test_conversation_and_failures_leak_no_secret(
         return token
 
     monkeypatch.setattr(backend_module, "observer_token", record_observer_token)
-    monkeypatch.setattr(worker_module, "_driver_token", record_driver_token)
+    monkeypatch.setattr(call_job_module, "_driver_token", record_driver_token)
 
     log_path = tmp_path / "dispatch-tui.log"
     capture = LogCapture(log_path, level=logging.DEBUG).start()
@@ -170,4 +171,4 @@ def test_driver_token_is_room_scoped_and_expires() -> None:
     assert claims.identity == "driver-chris" and claims.kind == "agent"
     assert_room_scoped(claims.video, "conv_room_a")
     payload = jwt.decode(token, secret, algorithms=["HS256"])
-    assert payload["exp"] - time.time() <= worker_module.CHRIS_TOKEN_TTL_S + 5
+    assert payload["exp"] - time.time() <= call_job_module.CHRIS_TOKEN_TTL_S + 5

@@ -198,7 +198,7 @@ class Diagnostics:
     def session_event(
         self, room: str, role: str, kind: str, payload: dict[str, Any], at: float
     ) -> None:
-        """One worker session event (see ``agents.multi_agent_worker.SessionEventSink``)."""
+        """One worker session event (see ``agents.session_events.JobEvents``)."""
         sessions = self._sessions.get(room)
         if sessions is None:
             sessions = self._sessions[room] = RoomSessions()

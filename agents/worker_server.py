@@ -1,0 +1,151 @@
+"""The worker's server: an ``AgentServer`` that accepts dispatches as Tim and runs each call.
+
+``build_server()`` assembles it (voice, credentials, executor, load); ``handle_request`` accepts
+each dispatch; the load functions decide when livekit-server may send this worker another call.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import socket
+from collections.abc import Callable, Mapping
+
+from livekit.agents import AgentServer, JobExecutorType, JobRequest
+
+from agents.call_job import entrypoint
+from agents.compat import ensure_rtc_client, warn_on_version_drift
+from agents.constants import (
+    AGENT_NAME,
+    DEV_WORKER_CAPACITY,
+    ROLE_ATTRIBUTE,
+    WORKER_HOST_ATTRIBUTE,
+    WORKER_ID_ATTRIBUTE,
+    WORKER_PID_ATTRIBUTE,
+)
+from agents.scenario_source import default_scenario, scenario_for_job
+from agents.voices import VoiceConfigError, build_realtime_model, resolve_voice_mode
+from agents.worker_config import WorkerConfig
+
+
+async def handle_request(req: JobRequest, *, worker_id: Callable[[], str] | None = None) -> None:
+    """Accept every dispatch as Tim, with the identity and name from the scenario if given.
+
+    ``worker_id()`` is the id the server gave this worker when it registered: the same value
+    the job's ``JobContext.worker_id`` will carry, read here so that Tim joins with it.
+    """
+    scenario = scenario_for_job(req.job.metadata, req.room.metadata)
+    tim = scenario.dispatcher
+    # The worker's process, host and server-side id, so a dashboard can say which worker runs
+    # the call and tie the server's job list (worker ids only) to a process.
+    attributes = {
+        ROLE_ATTRIBUTE: "dispatcher",
+        WORKER_PID_ATTRIBUTE: str(os.getpid()),
+        WORKER_HOST_ATTRIBUTE: socket.gethostname(),
+    }
+    if worker_id is not None:
+        attributes[WORKER_ID_ATTRIBUTE] = worker_id()
+    await req.accept(identity=tim.identity, name=tim.name, attributes=attributes)
+
+
+def job_count_load(capacity: int) -> Callable[[AgentServer], float]:
+    """A load function counting calls instead of CPU.
+
+    livekit-server only sends a job to workers reporting a load under its own target (0.7),
+    whatever the worker's ``load_threshold``; the default load is the whole machine's CPU, so a
+    busy development machine (or several workers on one machine) silently stops getting jobs.
+    """
+
+    def load(server: AgentServer) -> float:
+        return min(1.0, len(server.active_jobs) / capacity)
+
+    return load
+
+
+def worker_capacity(env: Mapping[str, str] | None = None) -> int | None:
+    """``$DISPATCH_WORKER_CAPACITY`` (calls per worker), or None to use the CPU-based load."""
+    raw = (os.environ if env is None else env).get("DISPATCH_WORKER_CAPACITY", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise VoiceConfigError(
+            f"DISPATCH_WORKER_CAPACITY={raw!r} is not a positive whole number: "
+            "set it to the calls one worker may run at once, or unset it"
+        )
+    return int(raw)
+
+
+def start_rtc_runtime() -> None:
+    """Create this process's livekit-rtc FFI client now, on this thread, before any job thread.
+
+    livekit rtc 1.1.21 creates it on first use without a lock (``FfiClient.instance``). Calls
+    dispatched at once to a fresh thread-executor worker could each create one; the native
+    runtime then delivers every event to the last one, so a room that connected through an
+    earlier one never heard its ConnectCallback, and 15 s later the FFI panicked and SIGTERMed
+    the whole process (1 fresh worker in 2 died on 5 simultaneous calls). Process executors
+    must not do this: the client cannot cross a fork, and their job processes run one job.
+    """
+    ensure_rtc_client()
+
+
+def build_server(
+    *,
+    voice: str | None = None,
+    devmode: bool = True,
+    ws_url: str | None = None,
+    api_key: str | None = None,
+    api_secret: str | None = None,
+    executor: JobExecutorType = JobExecutorType.THREAD,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    capacity: int | None = None,
+) -> AgentServer:
+    """An ``AgentServer`` running the two-agent job for ``AGENT_NAME`` dispatches.
+
+    ``voice`` is ``realtime`` or ``offline``; None reads ``DISPATCH_VOICE`` and otherwise picks
+    realtime when ``OPENAI_API_KEY`` is set. Raises VoiceConfigError (one-line message) for an
+    unknown voice or realtime without a key. Credentials default to ``LIVEKIT_URL``,
+    ``LIVEKIT_API_KEY`` and ``LIVEKIT_API_SECRET``. ``devmode`` disables load shedding (pass
+    the same value to ``server.run(devmode=...)``). The health endpoint listens on ``host``:``port``
+    (loopback, a free port). Each agent publishes its session events on its own participant
+    (:mod:`agents.session_wire`): observers read them from the room, in-process or not.
+    ``capacity`` (else ``$DISPATCH_WORKER_CAPACITY``; in-process workers default to
+    ``DEV_WORKER_CAPACITY``) makes the reported load the share of calls in use instead of the
+    machine's CPU.
+    """
+    warn_on_version_drift()
+    mode = resolve_voice_mode(voice)
+    capacity = capacity or worker_capacity()
+    if capacity is None and executor == JobExecutorType.THREAD:
+        capacity = DEV_WORKER_CAPACITY
+    if mode == "realtime":
+        # fail here, once and clearly, rather than in every job
+        build_realtime_model(default_scenario().dispatcher)
+    if executor == JobExecutorType.THREAD:
+        start_rtc_runtime()
+    config = WorkerConfig(
+        voice=mode,
+        ws_url=ws_url or "",
+        api_key=api_key or "",
+        api_secret=api_secret or "",
+    )
+    server = AgentServer(
+        job_executor_type=executor,
+        ws_url=ws_url,
+        api_key=api_key,
+        api_secret=api_secret,
+        host=host,
+        port=port,
+        # threads are started per job; an idle one waiting would outlive every call
+        num_idle_processes=0 if executor == JobExecutorType.THREAD else 1,
+        # a development worker takes every dispatch whatever the machine's load
+        load_threshold=math.inf if devmode else 0.7,
+        load_fnc=job_count_load(capacity) if capacity else None,
+    )
+    server.rtc_session(
+        functools.partial(entrypoint, config=config),
+        agent_name=AGENT_NAME,
+        on_request=functools.partial(handle_request, worker_id=lambda: server.id),
+    )
+    return server
