@@ -58,7 +58,9 @@ server: ## livekit-server: one on PATH, else `go install` into .tools/bin
 	elif command -v go >/dev/null 2>&1; then \
 		echo "Building livekit-server $(LIVEKIT_SERVER_TAG) with go install (first time only, a few minutes)..."; \
 		mkdir -p $(TOOLS) && tmp=$$(mktemp -d) && \
-		GOBIN=$$tmp GOFLAGS=-buildvcs=false go install github.com/livekit/livekit-server/cmd/server@$(LIVEKIT_SERVER_TAG) && \
+		{ GOBIN=$$tmp GOFLAGS=-buildvcs=false go install github.com/livekit/livekit-server/cmd/server@$(LIVEKIT_SERVER_TAG) || \
+		  { echo "go install could not reach the module proxy; retrying from Go's module cache (GOPROXY=off)..."; \
+		    GOBIN=$$tmp GOFLAGS=-buildvcs=false GOPROXY=off go install github.com/livekit/livekit-server/cmd/server@$(LIVEKIT_SERVER_TAG); }; } && \
 		mv $$tmp/server $(LIVEKIT_SERVER) && rmdir $$tmp && \
 		echo "Installed $(LIVEKIT_SERVER)"; \
 	else \

@@ -25,6 +25,7 @@ from tui.core.events import (
     DomainEvent,
     ParticipantJoined,
     ParticipantLeft,
+    SessionEvent,
     TrackUpdate,
     TranscriptSegment,
 )
@@ -67,7 +68,10 @@ class RoomWatch:
     joined: set[str] = field(default_factory=set)
     published: set[str] = field(default_factory=set)
     left: set[str] = field(default_factory=set)
-    lines: list[tuple[str, str]] = field(default_factory=list)
+    first_seen: dict[str, int] = field(default_factory=dict)
+    """Segment id -> the order in which segments started arriving (the order of speaking)."""
+    finals: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Segment id -> ``(identity, text)`` of each final segment."""
     both_agents_at: float | None = None
     """When both agents' audio tracks were published (monotonic)."""
     ended_at: float | None = None
@@ -85,13 +89,40 @@ class RoomWatch:
                 self.published.add(event.identity)
                 if self.both_agents_at is None and self.published >= self.agents:
                     self.both_agents_at = now
-        elif isinstance(event, TranscriptSegment) and event.final and event.text.strip():
-            self.lines.append((event.identity, event.text.strip()))
+        elif isinstance(event, TranscriptSegment):
+            self.first_seen.setdefault(event.segment_id, len(self.first_seen))
+            if event.final and event.text.strip():
+                self.finals[event.segment_id] = (event.identity, event.text.strip())
+        elif isinstance(event, SessionEvent) and event.kind == "turn":
+            index, text = event.payload.get("index"), event.payload.get("text")
+            if isinstance(index, int) and isinstance(text, str):
+                self.turns[index] = (event.role, text.strip())
         elif isinstance(event, ParticipantLeft) and event.identity in self.agents:
             self.left.add(event.identity)
             if self.ended_at is None and self.joined >= self.agents and self.left >= self.agents:
                 self.ended_at = now
         self.changed.set()
+
+    turns: dict[int, tuple[str, str]] = field(default_factory=dict)
+    """Turn index -> ``(role, text)``, from the agents' own session events."""
+
+    @property
+    def lines(self) -> list[tuple[str, str]]:
+        """Every final line, in the order its first words arrived.
+
+        Across agents this is not always the order of speaking: each transcript stream is
+        delivered on its own, and under load one agent's words can arrive after the next
+        speaker's. The call's order is in :attr:`turns`; :meth:`said_by` is each agent's own.
+        """
+        return [self.finals[s] for s in sorted(self.finals, key=self.first_seen.__getitem__)]
+
+    def said_by(self, identity: str) -> list[str]:
+        """One agent's final lines, in its own order."""
+        return [text for who, text in self.lines if who == identity]
+
+    def call_order(self) -> list[tuple[str, str]]:
+        """``(role, text)`` of every turn, in the order the worker's relay recorded them."""
+        return [self.turns[index] for index in sorted(self.turns)]
 
     @property
     def time_to_both_agents_s(self) -> float | None:
