@@ -328,7 +328,7 @@ class CallJob:
         gone or a server that is gone cannot hold the job.
         """
         await asyncio.gather(*(p.flush() for p in self.publishers.values()))
-        rooms: dict[Role, rtc.Room] = {"dispatcher": self.ctx.room, "driver": self.chris_room}
+        rooms = {role: publisher.room for role, publisher in self.publishers.items()}
         if not all(room.isconnected() for room in rooms.values()):
             # nobody left to confirm: give what was just written a moment on the wire
             await asyncio.sleep(LONE_LINGER_S)

@@ -10,6 +10,11 @@ ROLE_ATTRIBUTE = "dispatch.role"
 
 AGENT_STATE_ATTRIBUTE = "lk.agent.state"
 TRANSCRIPTION_TOPIC = "lk.transcription"
+TRANSCRIPTION_FINAL_ATTRIBUTE = "lk.transcription_final"
+"""Set to ``true`` in a transcript stream's trailer when the segment is complete."""
+LIVEKIT_SESSION_TOPIC = "lk.agent.session"
+"""LiveKit's own session channel (byte streams from the primary session): read or drained,
+never left unhandled, or the SDK logs every one on the root logger."""
 
 WORKER_PID_ATTRIBUTE = "dispatch.worker.pid"
 WORKER_HOST_ATTRIBUTE = "dispatch.worker.host"

@@ -22,13 +22,14 @@ from typing import Any
 
 from livekit import rtc
 
-from agents.constants import TRANSCRIPTION_TOPIC
+from agents.constants import (
+    LIVEKIT_SESSION_TOPIC,
+    TRANSCRIPTION_FINAL_ATTRIBUTE,
+    TRANSCRIPTION_TOPIC,
+)
 from agents.session_wire import SESSION_TOPIC, WireError, decode
 
 logger = logging.getLogger("multi_agent_worker.receipts")
-
-FINAL_ATTRIBUTE = "lk.transcription_final"
-LIVEKIT_SESSION_TOPIC = "lk.agent.session"
 
 
 class PeerReceipts:
@@ -94,17 +95,12 @@ class PeerReceipts:
             return
         finally:
             reader.close()
-        if (reader.info.attributes or {}).get(FINAL_ATTRIBUTE, "").lower() == "true":
+        if (reader.info.attributes or {}).get(TRANSCRIPTION_FINAL_ATTRIBUTE, "").lower() == "true":
             self.finals[sender] = self.finals.get(sender, 0) + 1
             self._changed.set()
 
     def _on_bytes(self, reader: rtc.ByteStreamReader, _sender: str) -> None:
-        self._spawn(self._drain_bytes(reader))
-
-    async def _drain_bytes(self, reader: rtc.ByteStreamReader) -> None:
-        with contextlib.suppress(rtc.StreamError):
-            async for _chunk in reader:
-                pass
+        self._spawn(drain_byte_stream(reader))
 
     def _on_data(self, packet: rtc.DataPacket) -> None:
         if packet.topic != SESSION_TOPIC or packet.participant is None:
@@ -122,3 +118,10 @@ class PeerReceipts:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+async def drain_byte_stream(reader: rtc.ByteStreamReader) -> None:
+    """Read a byte stream to its end and drop it (an unread one holds its FFI queue)."""
+    with contextlib.suppress(rtc.StreamError):
+        async for _chunk in reader:
+            pass

@@ -14,13 +14,13 @@ from typing import Final
 import numpy as np
 from livekit import rtc
 
+from agents.constants import TRANSCRIPTION_FINAL_ATTRIBUTE
 from tui.core.audio_level import LevelMeter, meter_frame_ms
 from tui.core.events import AudioLevel, DomainEvent, TranscriptSegment
 
 logger = logging.getLogger("tui.observer")
 
 SEGMENT_ID_ATTRIBUTE: Final = "lk.segment_id"
-FINAL_ATTRIBUTE: Final = "lk.transcription_final"
 TRACK_ID_ATTRIBUTE: Final = "lk.transcribed_track_id"
 
 METER_SAMPLE_RATE: Final = 16_000
@@ -104,7 +104,7 @@ async def read_transcript(
         reader.close()  # no-op after a complete read; releases the FFI queue otherwise
     # The trailer's attributes are merged into info.attributes once the stream has ended.
     trailer = reader.info.attributes or {}
-    final = trailer.get(FINAL_ATTRIBUTE, "").lower() == "true"
+    final = trailer.get(TRANSCRIPTION_FINAL_ATTRIBUTE, "").lower() == "true"
     segment(
         trailer.get(SEGMENT_ID_ATTRIBUTE) or segment_id,
         text,

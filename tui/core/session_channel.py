@@ -12,16 +12,16 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any, Final
+from typing import Any
 
 from livekit import rtc
 
+from agents.constants import LIVEKIT_SESSION_TOPIC
+from agents.room_receipts import drain_byte_stream
 from agents.session_wire import SESSION_TOPIC, WireError, decode
 from tui.core.events import DomainEvent, SessionEvent
 
 logger = logging.getLogger("tui.observer")
-
-LIVEKIT_SESSION_TOPIC: Final = "lk.agent.session"
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], object]
 
@@ -78,10 +78,4 @@ class SessionChannelReader:
 
     def _on_livekit_session(self, reader: rtc.ByteStreamReader, _sender: str) -> None:
         self.livekit_session_streams += 1
-        self._spawn(_drain(reader), "lk.agent.session")
-
-
-async def _drain(reader: rtc.ByteStreamReader) -> None:
-    with contextlib.suppress(rtc.StreamError):
-        async for _chunk in reader:
-            pass
+        self._spawn(drain_byte_stream(reader), LIVEKIT_SESSION_TOPIC)

@@ -15,16 +15,16 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 from livekit import rtc
 
-from agents.session_wire import SESSION_TOPIC, WireError, decode
 from agents.tokens import observer_token
+from tui.core.events import DomainEvent, SessionEvent
 from tui.core.local_server import PROJECT_ROOT, LocalServer
+from tui.core.session_channel import SessionChannelReader
 
 REGISTER_TIMEOUT_S: Final = 60.0
 STOP_TIMEOUT_S: Final = 20.0
@@ -57,6 +57,7 @@ class WorkerHost:
         self.events: list[dict[str, Any]] = []
         self.worker_id = ""
         self._taps: dict[str, rtc.Room] = {}
+        self._tap_tasks: set[asyncio.Task[None]] = set()
 
     @property
     def pid(self) -> int:
@@ -119,29 +120,31 @@ class WorkerHost:
         if room in self._taps:
             return
         tap = rtc.Room()
+        # the observer's own reader: the same decoding, and LiveKit's session channel drained
+        SessionChannelReader(room, self._record, self._spawn).attach(tap)
         self._taps[room] = tap
-
-        def on_data(packet: rtc.DataPacket) -> None:
-            if packet.topic != SESSION_TOPIC:
-                return
-            with contextlib.suppress(WireError):
-                wire = decode(packet.data)
-                self.events.append(
-                    {
-                        "room": room,
-                        "role": wire.role,
-                        "kind": wire.kind,
-                        "payload": wire.payload,
-                        "received_at": time.monotonic(),
-                    }
-                )
-                self._changed.set()
-
-        tap.on("data_received", on_data)
         token = observer_token(
             self._server.api_key, self._server.api_secret, room, identity=f"host-tap-{room}"
         )
         await tap.connect(self._server.url, token, rtc.RoomOptions(auto_subscribe=False))
+
+    def _record(self, event: DomainEvent) -> None:
+        if isinstance(event, SessionEvent):
+            self.events.append(
+                {
+                    "room": event.room,
+                    "role": event.role,
+                    "kind": event.kind,
+                    "payload": event.payload,
+                    "received_at": event.at,
+                }
+            )
+            self._changed.set()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=f"worker-host-tap:{name}")
+        self._tap_tasks.add(task)
+        task.add_done_callback(self._tap_tasks.discard)
 
     async def wait_job_finished(self, room: str, timeout_s: float) -> bool:
         """Wait for the worker's own "Job for room ... finished" log line; False on timeout."""
@@ -178,6 +181,9 @@ class WorkerHost:
         for tap in taps:
             with contextlib.suppress(Exception):
                 await tap.disconnect()
+        for task in list(self._tap_tasks):
+            task.cancel()
+        await asyncio.gather(*self._tap_tasks, return_exceptions=True)
         process, self._process = self._process, None
         if process is None:
             return
