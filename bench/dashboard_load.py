@@ -41,13 +41,13 @@ from bench.common import BENCH_SCRIPT, Check, ResourceMonitor, at_most, bench_sc
 from bench.common import summarize as summarize_values
 from bench.time_to_agents import create_room, delete_room
 from tui.core.backend import OBSERVER_LEVEL_INTERVAL_S
-from tui.core.events import DomainEvent
+from tui.core.events import DomainEvent, SessionEvent
 from tui.core.log_bridge import LogCapture
 from tui.core.observer import RoomObserver
 from tui.core.settings import DashboardOptions, LiveKitSettings
 from tui.core.worker_host import WorkerHost
 from tui.ui.app import DispatchApp
-from tui.ui.messages import SessionEventMessage
+from tui.ui.messages import DomainEventMessage
 from tui.ui.widgets.log_pane import LogPane
 
 APP_SIZE = (160, 48)
@@ -258,7 +258,12 @@ async def _dashboard_call(
     ended = asyncio.Event()
 
     def hook(message: Message) -> None:
-        if isinstance(message, SessionEventMessage) and message.event.kind == "conversation_ended":
+        # session events reach the app through the room, like every other domain event
+        if (
+            isinstance(message, DomainEventMessage)
+            and isinstance(message.event, SessionEvent)
+            and message.event.kind == "conversation_ended"
+        ):
             ended.set()
 
     name = "dashboard+worker" if worker else "dashboard"
