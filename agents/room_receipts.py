@@ -7,7 +7,7 @@ of the room received has reached the server, which forwards it to every subscrib
 too) whatever the sender does next. So before the agents leave, the worker waits until each has
 received the other's last final transcript segment and last session event.
 
-``PeerReceipts`` also reads LiveKit's own ``lk.agent.session`` byte streams (the primary session
+``PeerReceipts`` also drops LiveKit's own ``lk.agent.session`` byte streams (the primary session
 publishes them; nothing in the second agent's room consumes them) so the SDK does not log every
 one of them as unhandled.
 """
@@ -51,7 +51,7 @@ class PeerReceipts:
         self._started = True
         self._room.register_text_stream_handler(TRANSCRIPTION_TOPIC, self._on_transcript)
         if self._read_livekit_session:
-            self._room.register_byte_stream_handler(LIVEKIT_SESSION_TOPIC, self._on_bytes)
+            self._room.register_byte_stream_handler(LIVEKIT_SESSION_TOPIC, discard_byte_stream)
         self._room.on("data_received", self._on_data)
 
     async def aclose(self) -> None:
@@ -99,9 +99,6 @@ class PeerReceipts:
             self.finals[sender] = self.finals.get(sender, 0) + 1
             self._changed.set()
 
-    def _on_bytes(self, reader: rtc.ByteStreamReader, _sender: str) -> None:
-        self._spawn(drain_byte_stream(reader))
-
     def _on_data(self, packet: rtc.DataPacket) -> None:
         if packet.topic != SESSION_TOPIC or packet.participant is None:
             return
@@ -120,8 +117,8 @@ class PeerReceipts:
         task.add_done_callback(self._tasks.discard)
 
 
-async def drain_byte_stream(reader: rtc.ByteStreamReader) -> None:
-    """Read a byte stream to its end and drop it (an unread one holds its FFI queue)."""
-    with contextlib.suppress(rtc.StreamError):
-        async for _chunk in reader:
-            pass
+def discard_byte_stream(reader: rtc.ByteStreamReader, _sender: str) -> None:
+    """A byte-stream handler that drops the stream unread: what the SDK does for a topic with
+    no handler, without logging every stream on the root logger. ``close()`` unsubscribes the
+    reader at once, so no task and no FFI queue subscription outlive the call."""
+    reader.close()

@@ -106,7 +106,7 @@ class RoomObserver:
             stop_meter=self._stop_meter,
             stop_meters_of=self._stop_meters_of,
         )
-        self._session_channel = SessionChannelReader(room_name, self._emit, self._spawn)
+        self._session_channel = SessionChannelReader(room_name, self._emit)
         self._started = False
         self._closed = False
         self.connect_seconds: float | None = None

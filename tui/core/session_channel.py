@@ -3,47 +3,41 @@
 Every agent publishes its session events (state, turns with their latency, errors, voice,
 conversation end) as data packets on its own participant, so an observer anywhere (the
 dashboard's own process, a cluster, LiveKit Cloud) learns exactly what the in-process worker
-knows. It also drains LiveKit's own ``lk.agent.session`` byte streams, which the primary agent
-session publishes to everyone: unread, the SDK logs each one as unhandled on the root logger.
+knows. It also drops LiveKit's own ``lk.agent.session`` byte streams, which the primary agent
+session publishes to everyone: with no handler, the SDK logs each one on the root logger.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 from livekit import rtc
 
 from agents.constants import LIVEKIT_SESSION_TOPIC
-from agents.room_receipts import drain_byte_stream
+from agents.room_receipts import discard_byte_stream
 from agents.session_wire import SESSION_TOPIC, WireError, decode
 from tui.core.events import DomainEvent, SessionEvent
 
 logger = logging.getLogger("tui.observer")
 
-Spawn = Callable[[Coroutine[Any, Any, None], str], object]
-
 
 class SessionChannelReader:
     """Turns session-event packets of one room into :class:`SessionEvent` domain events."""
 
-    def __init__(self, room_name: str, emit: Callable[[DomainEvent], None], spawn: Spawn) -> None:
+    def __init__(self, room_name: str, emit: Callable[[DomainEvent], None]) -> None:
         self._room_name = room_name
         self._emit = emit
-        self._spawn = spawn
         self._room: rtc.Room | None = None
         self.unreadable = 0
         """Packets on the session topic this version could not read (newer worker?)."""
-        self.livekit_session_streams = 0
-        """``lk.agent.session`` streams drained."""
 
     def attach(self, room: rtc.Room) -> None:
         """Register on ``room`` before it connects, so no packet is missed."""
         self._room = room
         room.on("data_received", self._on_data_received)
-        room.register_byte_stream_handler(LIVEKIT_SESSION_TOPIC, self._on_livekit_session)
+        room.register_byte_stream_handler(LIVEKIT_SESSION_TOPIC, discard_byte_stream)
 
     def detach(self) -> None:
         room, self._room = self._room, None
@@ -75,7 +69,3 @@ class SessionChannelReader:
                 sent_at=wire.at,
             )
         )
-
-    def _on_livekit_session(self, reader: rtc.ByteStreamReader, _sender: str) -> None:
-        self.livekit_session_streams += 1
-        self._spawn(drain_byte_stream(reader), LIVEKIT_SESSION_TOPIC)

@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -57,7 +57,6 @@ class WorkerHost:
         self.events: list[dict[str, Any]] = []
         self.worker_id = ""
         self._taps: dict[str, rtc.Room] = {}
-        self._tap_tasks: set[asyncio.Task[None]] = set()
 
     @property
     def pid(self) -> int:
@@ -120,8 +119,8 @@ class WorkerHost:
         if room in self._taps:
             return
         tap = rtc.Room()
-        # the observer's own reader: the same decoding, and LiveKit's session channel drained
-        SessionChannelReader(room, self._record, self._spawn).attach(tap)
+        # the observer's own reader: the same decoding, and LiveKit's session channel dropped
+        SessionChannelReader(room, self._record).attach(tap)
         self._taps[room] = tap
         token = observer_token(
             self._server.api_key, self._server.api_secret, room, identity=f"host-tap-{room}"
@@ -140,11 +139,6 @@ class WorkerHost:
                 }
             )
             self._changed.set()
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coro, name=f"worker-host-tap:{name}")
-        self._tap_tasks.add(task)
-        task.add_done_callback(self._tap_tasks.discard)
 
     async def wait_job_finished(self, room: str, timeout_s: float) -> bool:
         """Wait for the worker's own "Job for room ... finished" log line; False on timeout."""
@@ -181,9 +175,6 @@ class WorkerHost:
         for tap in taps:
             with contextlib.suppress(Exception):
                 await tap.disconnect()
-        for task in list(self._tap_tasks):
-            task.cancel()
-        await asyncio.gather(*self._tap_tasks, return_exceptions=True)
         process, self._process = self._process, None
         if process is None:
             return

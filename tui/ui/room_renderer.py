@@ -43,27 +43,33 @@ class RoomRenderer:
         self._rendered_version = -1
         self._rendered_prompt_version = -1
         self._rendered_at = 0.0
+        self._title = ""
 
     def invalidate(self) -> None:
         """Render on the next tick whatever the versions say (a new room, a new turn)."""
         self._rendered_prompt_version = -1
 
     def show_room_title(self) -> None:
-        """The observed room's name, load and participant count."""
-        title = self.app.query_one("#room-title", Static)
-        if not self.app.state.room:
-            title.update("no room observed: press n to create one")
-            return
-        listed = next((room for room in self.app.rooms if room.name == self.app.state.room), None)
-        load = f"  load {listed.load_id}" if listed and listed.load_id else ""
+        """The observed room's name, load and participant count (repainted only on change:
+        the render loop calls this on every render)."""
+        text = self._room_title()
+        if text != self._title:
+            self._title = text
+            self.app.query_one("#room-title", Static).update(text)
+
+    def _room_title(self) -> str:
         state = self.app.state
+        if not state.room:
+            return "no room observed: press n to create one"
+        listed = next((room for room in self.app.rooms if room.name == state.room), None)
+        load = f"  load {listed.load_id}" if listed and listed.load_id else ""
         if state.observer_state in ("connected", "reconnected"):
             # what the observer sees now, not the server's room record (stored on a 5 s tick)
             count = sum(1 for view in state.participants() if view.connected)
             people = f"  {count} participant{'s' if count != 1 else ''} seen"
         else:
             people = f"  {listed.num_participants} participants" if listed else ""
-        title.update(f"room {self.app.state.room}{load}{people}")
+        return f"room {state.room}{load}{people}"
 
     def _missing_reason(self, role: AgentRole) -> str:
         state = self.app.state
