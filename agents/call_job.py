@@ -94,7 +94,7 @@ class CallJob:
         # Tim's room hosts LiveKit's own session channel; Chris's room only overhears it
         self.receipts: dict[Role, PeerReceipts] = {
             "dispatcher": PeerReceipts(ctx.room),
-            "driver": PeerReceipts(self.chris_room, read_livekit_session=True),
+            "driver": PeerReceipts(self.chris_room, drop_livekit_session=True),
         }
         self.turns_said: dict[Role, int] = {role: 0 for role in ROLES}
         self.sessions: dict[Role, AgentSession[None]] = {}

@@ -35,9 +35,9 @@ logger = logging.getLogger("multi_agent_worker.receipts")
 class PeerReceipts:
     """Counts final transcript segments and the last session event ``seq`` per sender."""
 
-    def __init__(self, room: rtc.Room, *, read_livekit_session: bool = False) -> None:
+    def __init__(self, room: rtc.Room, *, drop_livekit_session: bool = False) -> None:
         self._room = room
-        self._read_livekit_session = read_livekit_session
+        self._drop_livekit_session = drop_livekit_session
         self.finals: dict[str, int] = {}
         self.last_seq: dict[str, int] = {}
         self._changed = asyncio.Event()
@@ -50,7 +50,7 @@ class PeerReceipts:
             return
         self._started = True
         self._room.register_text_stream_handler(TRANSCRIPTION_TOPIC, self._on_transcript)
-        if self._read_livekit_session:
+        if self._drop_livekit_session:
             self._room.register_byte_stream_handler(LIVEKIT_SESSION_TOPIC, discard_byte_stream)
         self._room.on("data_received", self._on_data)
 
@@ -61,7 +61,7 @@ class PeerReceipts:
         self._room.off("data_received", self._on_data)
         with contextlib.suppress(Exception):
             self._room.unregister_text_stream_handler(TRANSCRIPTION_TOPIC)
-        if self._read_livekit_session:
+        if self._drop_livekit_session:
             with contextlib.suppress(Exception):
                 self._room.unregister_byte_stream_handler(LIVEKIT_SESSION_TOPIC)
         for task in list(self._tasks):
