@@ -186,10 +186,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"{fmt(flood['key_latency_s']['p95'], 's')}, RSS growth "
                 f"{flood['process'].get('rss_growth_mb', 0):.1f} MB"
             )
-            async with WorkerHost(server, log_dir, "worker_host_dashboard") as host:
+            # the calls' worker runs in its own process, so only the dashboard is measured
+            async with WorkerHost(server, log_dir, "worker_host_dashboard"):
                 results["dashboard_observe"] = await dashboard_load.observe_costs(
                     *credentials,
-                    host=host,
                     log_dir=log_dir,
                     progress=progress,
                     observer_only=not args.quick,

@@ -45,7 +45,6 @@ from tui.core.events import DomainEvent, SessionEvent
 from tui.core.log_bridge import LogCapture
 from tui.core.observer import RoomObserver
 from tui.core.settings import DashboardOptions, LiveKitSettings
-from tui.core.worker_host import WorkerHost
 from tui.ui.app import DispatchApp
 from tui.ui.messages import DomainEventMessage
 from tui.ui.widgets.log_pane import LogPane
@@ -248,7 +247,6 @@ async def _dashboard_call(
     api_secret: str,
     *,
     worker: bool,
-    host: WorkerHost | None,
     log_dir: Path,
 ) -> dict[str, Any]:
     """Create a call from the dashboard (as ``n`` would) and measure this process until it ends."""
@@ -284,15 +282,9 @@ async def _dashboard_call(
                 await _until(lambda: app.backend.observed_room is not None, 10, "room observed")
                 room = app.backend.observed_room
                 assert room is not None
-                if host is not None:
-                    await host.watch(room)
-                    finished = await host.wait_for([room], "conversation_ended", CALL_TIMEOUT_S)
-                else:
-                    try:
-                        await asyncio.wait_for(ended.wait(), CALL_TIMEOUT_S)
-                        finished = True
-                    except TimeoutError:
-                        finished = False
+                # the dashboard's own observer hears the end: no second listener in the
+                # process being measured
+                finished = await _wait(ended, CALL_TIMEOUT_S)
             # final lines the dashboard's state holds: the call was really shown
             transcripts = sum(
                 sum(1 for line in view.transcript if line.final) for view in app.state.agents()
@@ -305,17 +297,19 @@ async def _dashboard_call(
     return {"finished": finished, "transcripts": transcripts, **usage.result.as_dict()}
 
 
-async def _observer_call(
-    url: str, api_key: str, api_secret: str, host: WorkerHost
-) -> dict[str, Any]:
-    """The bare observer with a sink that only counts, over one call served by ``host``."""
+async def _observer_call(url: str, api_key: str, api_secret: str) -> dict[str, Any]:
+    """The bare observer with a sink that only counts, over one call (served by a worker in
+    another process)."""
     scenario = bench_scenario()
     name = f"bench_observer_only_{os.getpid()}_{int(time.time())}"
     counted = 0
+    ended = asyncio.Event()
 
-    def sink(_event: DomainEvent) -> None:
+    def sink(event: DomainEvent) -> None:
         nonlocal counted
         counted += 1
+        if isinstance(event, SessionEvent) and event.kind == "conversation_ended":
+            ended.set()
 
     lkapi = api.LiveKitAPI(url, api_key, api_secret)
     try:
@@ -323,13 +317,12 @@ async def _observer_call(
             os.getpid(), interval_s=OBSERVE_SAMPLE_S, children=False
         ) as usage:
             await create_room(lkapi, name, scenario, (AGENT_NAME,))
-            await host.watch(name)
             token = observer_token(api_key, api_secret, name)
             # metered like the dashboard's own observer, so this is the floor it pays
             async with RoomObserver(
                 url, token, name, sink, level_interval_s=OBSERVER_LEVEL_INTERVAL_S
             ):
-                finished = await host.wait_for([name], "conversation_ended", CALL_TIMEOUT_S)
+                finished = await _wait(ended, CALL_TIMEOUT_S)
         await delete_room(lkapi, name)
     finally:
         await lkapi.aclose()
@@ -342,7 +335,6 @@ async def observe_costs(
     api_key: str,
     api_secret: str,
     *,
-    host: WorkerHost,
     log_dir: Path,
     progress: Callable[[str], None] = print,
     observer_only: bool = True,
@@ -356,7 +348,7 @@ async def observe_costs(
     is the figure to compare, and every run's figure is kept.
     """
     runs = [
-        await _dashboard_call(url, api_key, api_secret, worker=False, host=host, log_dir=log_dir)
+        await _dashboard_call(url, api_key, api_secret, worker=False, log_dir=log_dir)
         for _ in range(calls)
     ]
     runs.sort(key=lambda run: float(run["cpu_percent_of_core"]))
@@ -372,7 +364,7 @@ async def observe_costs(
     )
     result = {"dashboard_only": dashboard}
     if observer_only:
-        observer = await _observer_call(url, api_key, api_secret, host)
+        observer = await _observer_call(url, api_key, api_secret)
         progress(f"  observer alone:      {observer['cpu_percent_of_core']:.1f}% of a core")
         result["observer_only"] = observer
     return result
@@ -391,9 +383,7 @@ async def observe_with_worker(
     Run it with no other worker registered for the agent name, or the server may dispatch the
     call elsewhere.
     """
-    result = await _dashboard_call(
-        url, api_key, api_secret, worker=True, host=None, log_dir=log_dir
-    )
+    result = await _dashboard_call(url, api_key, api_secret, worker=True, log_dir=log_dir)
     progress(f"  dashboard + worker:  {result['cpu_percent_of_core']:.1f}% of a core")
     return result
 
@@ -458,3 +448,12 @@ def checks(flood: dict[str, Any] | None, observe: dict[str, Any] | None) -> list
 
 
 __all__ = ["BENCH_SCRIPT", "checks", "log_flood", "observe_costs", "observe_with_worker"]
+
+
+async def _wait(event: asyncio.Event, timeout_s: float) -> bool:
+    """Whether ``event`` was set within ``timeout_s``."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout_s)
+    except TimeoutError:
+        return False
+    return True
