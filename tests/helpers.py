@@ -20,6 +20,7 @@ from typing import TypeVar
 from livekit import api
 
 from agents.scenario import Scenario
+from tui.cluster.load import GOODBYE_SCRIPT, RoomWatch, scripted_scenario
 
 T = TypeVar("T")
 
@@ -85,3 +86,13 @@ async def delete_room_quietly(lkapi: api.LiveKitAPI, name: str) -> None:
 def job_threads() -> list[threading.Thread]:
     """Threads running agent jobs (named :data:`JOB_THREAD` by the thread executor)."""
     return [t for t in threading.enumerate() if t.name == JOB_THREAD]
+
+
+def assert_every_line_arrived(watch: RoomWatch) -> None:
+    """Each agent's final lines are its script lines in order, and the call went as scripted."""
+    scenario = scripted_scenario()
+    for role, persona in (("dispatcher", scenario.dispatcher), ("driver", scenario.driver)):
+        expected = [text for speaker, text in GOODBYE_SCRIPT if speaker == role]
+        assert watch.said_by(persona.identity) == expected, f"{watch.room}: {watch.lines}"
+    assert watch.call_order() == list(GOODBYE_SCRIPT), f"{watch.room}: {watch.turns}"
+    assert watch.completed, f"{watch.room}: the agents did not leave after the goodbyes"

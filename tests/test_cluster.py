@@ -14,20 +14,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from helpers import eventually
+from helpers import assert_every_line_arrived, eventually
 from livekit.protocol import agent, agent_dispatch
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
 
 from tui.cluster.launcher import Cluster, node_configs, write_env_file
-from tui.cluster.load import (
-    GOODBYE_SCRIPT,
-    ClusterSession,
-    RoomWatch,
-    run_conversations,
-    scripted_scenario,
-)
+from tui.cluster.load import ClusterSession, RoomWatch, run_conversations, scripted_scenario
 from tui.cluster.processes import HeadlessWorker
 from tui.core.control_plane_jobs import jobs_of
 from tui.core.events import RoomJob
@@ -343,13 +337,3 @@ async def test_dashboard_on_one_node_reports_the_job_lost_when_its_worker_dies(
     finally:
         capture.close()
         await session.delete_rooms([watch.room])
-
-
-def assert_every_line_arrived(watch: RoomWatch) -> None:
-    """Each agent's final lines are its script lines in order, and the call went as scripted."""
-    scenario = scripted_scenario()
-    for role, persona in (("dispatcher", scenario.dispatcher), ("driver", scenario.driver)):
-        expected = [text for speaker, text in GOODBYE_SCRIPT if speaker == role]
-        assert watch.said_by(persona.identity) == expected, f"{watch.room}: {watch.lines}"
-    assert watch.call_order() == list(GOODBYE_SCRIPT), f"{watch.room}: {watch.turns}"
-    assert watch.completed, f"{watch.room}: the agents did not leave after the goodbyes"

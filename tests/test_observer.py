@@ -221,8 +221,8 @@ async def fresh_room(server: LocalServer) -> AsyncIterator[tuple[api.LiveKitAPI,
         await lkapi.aclose()
 
 
-def observer_token(server: LocalServer, room: str) -> str:
-    return mint(server, room, "dispatch-tui-observer", grants=observer_grants(room))
+def observer_token(server: LocalServer, room: str, identity: str = "dispatch-tui-observer") -> str:
+    return mint(server, room, identity, grants=observer_grants(room))
 
 
 def leftover_tasks(before: set[asyncio.Task[Any]]) -> list[str]:
@@ -440,6 +440,43 @@ async def test_follows_agents_that_join_after_it(livekit_server: LocalServer) ->
         assert observer.tasks == frozenset()
         assert observer.room is None
         assert leftover_tasks(before) == []
+
+
+async def test_an_observer_without_meters_gets_no_audio_frames(livekit_server: LocalServer) -> None:
+    async with fresh_room(livekit_server) as (_lkapi, room_name):
+        quiet, metering = Recorder(), Recorder()
+        async with (
+            RoomObserver(
+                livekit_server.url,
+                observer_token(livekit_server, room_name),
+                room_name,
+                quiet,
+                meter_levels=False,
+            ) as observer,
+            RoomObserver(
+                livekit_server.url,
+                observer_token(livekit_server, room_name, identity="metering-observer"),
+                room_name,
+                metering,
+                level_interval_s=0.2,
+            ),
+        ):
+            tim = await join_stand_in(
+                livekit_server, room_name, "dispatcher-tim", "dispatcher", amplitude=0.5
+            )
+            try:
+                await quiet.wait_for(
+                    TrackUpdate,
+                    lambda e: e.identity == "dispatcher-tim" and e.status == "subscribed",
+                )
+                # positive control: a metering observer of the same room hears Tim meanwhile
+                await metering.wait_for(
+                    AudioLevel, lambda e: e.identity == "dispatcher-tim" and e.rms_dbfs > -40, nth=3
+                )
+                assert quiet.of(AudioLevel) == []
+                assert not any("meter" in task.get_name() for task in observer.tasks)
+            finally:
+                await tim.aclose()
 
 
 async def test_reports_reconnects_and_a_deleted_room(livekit_server: LocalServer) -> None:

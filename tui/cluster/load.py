@@ -188,8 +188,16 @@ class ClusterSession:
         token = observer_token(
             self._api_key, self._api_secret, created.name, identity=f"observer-{index}"
         )
+        # no level meters: a RoomWatch reads no levels, and ten rooms of audio frames in one
+        # process left its observers seconds behind the calls (their last lines then arrived
+        # after the agents had left, and the SDK cut them)
         observer = RoomObserver(
-            self.urls[observe_node], token, created.name, watch.sink, connect_timeout_s=30.0
+            self.urls[observe_node],
+            token,
+            created.name,
+            watch.sink,
+            connect_timeout_s=30.0,
+            meter_levels=False,
         )
         self._observers.append(observer)
         await observer.start()

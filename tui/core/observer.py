@@ -83,6 +83,7 @@ class RoomObserver:
         *,
         level_interval_s: float = 0.1,
         connect_timeout_s: float = 10.0,
+        meter_levels: bool = True,
     ) -> None:
         if level_interval_s <= 0:
             raise ValueError(f"level_interval_s must be positive, got {level_interval_s}")
@@ -91,6 +92,9 @@ class RoomObserver:
         self.room_name = room_name
         self._sink = sink
         self._level_interval_s = level_interval_s
+        self._meter_levels = meter_levels
+        """False: no audio frames reach Python (no ``AudioLevel`` events), for watchers of many
+        rooms that only need joins, tracks and transcripts."""
         self._connect_timeout_s = connect_timeout_s
         self._room: rtc.Room | None = None
         self._handlers: dict[str, Callable[..., None]] = {}
@@ -272,7 +276,7 @@ class RoomObserver:
         publication: rtc.TrackPublication,
         track: rtc.Track,
     ) -> None:
-        if not isinstance(track, rtc.RemoteAudioTrack) or self._closed:
+        if not self._meter_levels or not isinstance(track, rtc.RemoteAudioTrack) or self._closed:
             return
         sid = publication.sid
         if sid in self._meters and not self._meters[sid].done():
