@@ -46,7 +46,7 @@ from tui.core.session_channel import SessionChannelReader
 
 logger = logging.getLogger("tui.observer")
 
-Sink = Callable[[DomainEvent], None]
+Sink = Callable[[DomainEvent], object]
 
 
 class ObserverError(RuntimeError):
