@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from agents.scenario_expect import Expectations, parse_expectations
+
 MAX_FILE_BYTES = 256 * 1024
 MAX_TEXT_CHARS = 2000
 MAX_SCRIPT_LINES = 64
@@ -70,6 +72,7 @@ class Scenario:
     situation: str
     max_turns: int = 8
     script: tuple[ScriptLine, ...] = field(default_factory=tuple)
+    expect: Expectations | None = None
     source: str = "<scenario>"
 
     def persona(self, role: Role) -> Persona:
@@ -96,6 +99,10 @@ class Scenario:
         else:
             # No script means "generate one"; an empty list would be refused when read back.
             data.pop("script")
+        # Compiled patterns are no JSON: the contracts write their own form (absent when None).
+        data.pop("expect")
+        if self.expect is not None:
+            data["expect"] = self.expect.to_dict()
         return data
 
     def to_json(self) -> str:
@@ -123,6 +130,7 @@ _TOP_LEVEL_FIELDS = {
     "max_turns",
     "script",
     "model",
+    "expect",
 }
 
 
@@ -288,6 +296,9 @@ def parse_scenario(data: object, source: str = "<scenario>") -> Scenario:
     if isinstance(max_turns, bool) or not isinstance(max_turns, int) or not 2 <= max_turns <= 40:
         raise reader.fail("max_turns", "a whole number between 2 and 40", max_turns)
     script = _script(reader, top)
+    expect = None
+    if top.get("expect") is not None:
+        expect = parse_expectations(reader, top["expect"], roles=ROLES, max_turns=max_turns)
     return Scenario(
         load_id=load_id,
         title=reader.text(
@@ -300,6 +311,7 @@ def parse_scenario(data: object, source: str = "<scenario>") -> Scenario:
         situation=reader.text(top, "situation", ""),
         max_turns=max_turns,
         script=script,
+        expect=expect,
         source=source,
     )
 
@@ -322,6 +334,10 @@ def parse_scenario_json(text: str | bytes, source: str = "<scenario>") -> Scenar
         # A few hundred kilobytes of brackets exceed the decoder's recursion limit.
         raise ScenarioError(
             f"{source}: JSON nested too deeply; a scenario is a flat object"
+        ) from None
+    except ValueError:  # an integer over Python's 4300-digit conversion limit
+        raise ScenarioError(
+            f"{source}: a number with thousands of digits; use small numbers"
         ) from None
     return parse_scenario(data, source)
 

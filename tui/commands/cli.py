@@ -1,4 +1,5 @@
-"""Command-line parsing: the dashboard (default), ``create-room``, ``rooms``, ``api``, ``doctor``.
+"""Command-line parsing: the dashboard (default), ``create-room``, ``rooms``, ``api``, ``doctor``,
+``run``.
 
 Exit codes: 0 success, 1 the server or an operation failed, 2 bad input (nothing was created).
 Every error is one line on stderr; stdout carries only results, so ``room=$(dispatch-tui
@@ -17,6 +18,7 @@ from typing import NoReturn, TextIO
 from agents.bundled import bundled_scenarios_dir
 from agents.constants import AGENT_NAME
 from agents.scenario import ScenarioError, load_scenario
+from tui.commands.run_args import add_run_parser
 from tui.core.control_plane import ControlPlane, ControlPlaneError, RoomSummary
 from tui.core.settings import (
     VOICE_CHOICES,
@@ -128,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=AGENT_NAME,
         help=f"agent name the worker serves (default {AGENT_NAME})",
     )
+    add_run_parser(commands)
     return parser
 
 
@@ -174,6 +177,10 @@ def run_cli(
                 out=out,
                 err=err,
             )
+        if args.command == "run":
+            from tui.commands.run import run_command
+
+            return run_command(args, settings, out, err)
         return _dashboard(args, settings)
     except _UsageError as exc:
         print(f"{PROG}: {exc}", file=err)
