@@ -154,7 +154,10 @@ def build_report(events: Iterable[Any], thresholds: TurnThresholds | None = None
         thresholds,
     )
     names = {a.identity: a.name for a in agents.values()}
-    shown = [a for a in agents.values() if a in present or a.speech]
+    shown = sorted(
+        (a for a in agents.values() if a in present or a.speech),
+        key=lambda a: (a.joined if a.joined is not None else float("inf"), a.identity),
+    )
     return {
         "room": started.room,
         "scenario": started.scenario,
