@@ -75,6 +75,7 @@ class RecordWriter:
         self._limit = queue_items
         self._stopping = threading.Event()
         self._closing: tuple[str, str, float] | None = None
+        run_dir.mkdir(parents=True, exist_ok=True)
         self._events = (run_dir / EVENTS_FILE).open("w", encoding="utf-8", buffering=1 << 16)
         self._detectors: dict[str, SpeechDetector] = {}
         self._wavs: dict[str, _Wav] = {}
