@@ -178,7 +178,9 @@ def timeline_svg(
             f'font-weight="600">{escape(names[identity][:16])}</text>'
         )
         states = timeline.get("states", {}).get(identity, [])
-        for (at, state), nxt in zip(states, [*states[1:], [duration, ""]], strict=True):
+        left = report["agents"].get(identity, {}).get("left_s")
+        last = float(left) if isinstance(left, int | float) else duration
+        for (at, state), nxt in zip(states, [*states[1:], [last, ""]], strict=True):
             out.append(
                 span(
                     at,
