@@ -1,5 +1,5 @@
 """Command-line parsing: the dashboard (default), ``create-room``, ``rooms``, ``api``, ``doctor``,
-``run``.
+``run`` and ``report``.
 
 Exit codes: 0 success, 1 the server or an operation failed, 2 bad input (nothing was created).
 Every error is one line on stderr; stdout carries only results, so ``room=$(dispatch-tui
@@ -131,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"agent name the worker serves (default {AGENT_NAME})",
     )
     add_run_parser(commands)
+    report = commands.add_parser(
+        "report",
+        help="summarise a recorded call; --html writes it as one self-contained page",
+        description="RUN_DIR is a call record (default location "
+        "~/.local/state/dispatch-tui/runs/<room>).",
+    )
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    report.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML page")
     return parser
 
 
@@ -152,6 +160,10 @@ def run_cli(
         return EXIT_USAGE
     except SystemExit as exc:  # --help and --version exit through argparse
         return exc.code if isinstance(exc.code, int) else EXIT_OK
+    if args.command == "report":  # a file on disk: no server settings needed
+        from tui.commands.report import run_report
+
+        return run_report(args.run_dir, args.html, out, err)
     try:
         settings = resolve_settings(
             args.url, args.api_key, args.api_secret, env_file=args.env_file, environ=environ
