@@ -433,8 +433,8 @@ def test_any_damage_to_a_record_gives_results_never_an_exception(
     for path, value in changes:
         try:
             _set(path, value)(report)
-        except (KeyError, IndexError, TypeError):
-            continue  # an earlier change removed the parent: nothing to place
+        except (KeyError, IndexError, TypeError, ValueError):
+            continue  # an earlier change removed or replaced the parent: nothing to place
     results = evaluate(expectations(), copy.deepcopy(report))
     assert [result.name for result in results] == NAMES
     for result in results:
