@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -15,6 +19,13 @@ from tui.core.local_server import LocalServer, ServerConfig
 # time (a new counterexample comes from widening a strategy, not from luck in CI).
 settings.register_profile("dispatch", derandomize=True, deadline=None)
 settings.load_profile("dispatch")
+
+# Call records of every dashboard, doctor and run in the suite go to a folder of its own, never
+# to the user's ~/.local/state (child processes inherit it too).
+_STATE_HOME = tempfile.mkdtemp(prefix="dispatch-tui-state-")
+os.environ["XDG_STATE_HOME"] = _STATE_HOME
+os.environ.pop("DISPATCH_RECORD_DIR", None)
+atexit.register(shutil.rmtree, _STATE_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,15 @@ from tui.core.events import (
     TrackUpdate,
     TranscriptSegment,
 )
-from tui.core.record.codec import EVENT_TYPES, RecordError, decode, encode, read_events
+from tui.core.infra_events import DispatchesListed, ListedDispatch, WorkerLogErrors
+from tui.core.record.codec import (
+    EVENT_TYPES,
+    RECORDED_INFRA_TYPES,
+    RecordError,
+    decode,
+    encode,
+    read_events,
+)
 from tui.core.record.notes import (
     RECORD_NOTE_TYPES,
     AudioFile,
@@ -69,6 +77,8 @@ SAMPLES = [
         ),
         at=T0 + 7,
     ),
+    DispatchesListed(R, (ListedDispatch("AD_1", "dispatch-agents", 1),), at=T0 + 7.5),
+    WorkerLogErrors(2, "livekit.agents: boom", T0 + 8.5, at=T0 + 8.6),
     RecordStarted(R, "HDX-2478", "2025-01-01T00:00:00.000Z", at=T0),
     Speech(R, "tim", T0 + 1.25, T0 + 4.5, at=T0 + 5.1),
     Finding(R, "audio.driver", "Chris's audio", "fail", "silent", "check TTS", at=T0 + 8),
@@ -79,8 +89,9 @@ SAMPLES = [
 
 
 def test_the_samples_cover_every_type() -> None:
-    assert {type(event) for event in SAMPLES} == {*DOMAIN_EVENT_TYPES, *RECORD_NOTE_TYPES}
-    assert set(EVENT_TYPES) == {cls.__name__ for cls in (*DOMAIN_EVENT_TYPES, *RECORD_NOTE_TYPES)}
+    recorded = (*DOMAIN_EVENT_TYPES, *RECORDED_INFRA_TYPES, *RECORD_NOTE_TYPES)
+    assert {type(event) for event in SAMPLES} == set(recorded)
+    assert set(EVENT_TYPES) == {cls.__name__ for cls in recorded}
 
 
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda event: type(event).__name__)

@@ -20,6 +20,7 @@ from agents.constants import AGENT_NAME
 from agents.scenario import ScenarioError, load_scenario
 from tui.commands.run_args import add_run_parser
 from tui.core.control_plane import ControlPlane, ControlPlaneError, RoomSummary
+from tui.core.record.store import Retention, RunStore, StoreError
 from tui.core.settings import (
     VOICE_CHOICES,
     DashboardOptions,
@@ -88,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-worker", action="store_true", help="do not run the agent worker in-process"
     )
     dashboard.add_argument(
+        "--no-record",
+        action="store_true",
+        help="do not record observed rooms (default: ~/.local/state/dispatch-tui/runs)",
+    )
+    dashboard.add_argument(
         "--scenarios",
         action="append",
         type=Path,
@@ -129,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--agent-name",
         default=AGENT_NAME,
         help=f"agent name the worker serves (default {AGENT_NAME})",
+    )
+    doctor.add_argument(
+        "--no-record", action="store_true", help="do not record the room while watching it"
     )
     add_run_parser(commands)
     report = commands.add_parser(
@@ -181,6 +190,10 @@ def run_cli(
         if args.command == "doctor":
             from tui.commands.doctor import run_doctor
 
+            try:
+                store = None if args.no_record else RunStore(retention=Retention.from_env())
+            except StoreError as exc:
+                raise _UsageError(str(exc)) from None
             return run_doctor(
                 _require_server(settings, "doctor"),
                 room=args.room,
@@ -188,6 +201,7 @@ def run_cli(
                 agent_name=args.agent_name,
                 out=out,
                 err=err,
+                record=store,
             )
         if args.command == "run":
             from tui.commands.run import run_command
@@ -296,8 +310,17 @@ def _dashboard(args: argparse.Namespace, settings: LiveKitSettings | None) -> in
     for folder in dirs:
         if not folder.is_dir():
             raise _UsageError(f"--scenarios {folder}: not a folder; pass a folder of *.json files")
+    if not args.no_record:
+        try:
+            Retention.from_env()
+        except StoreError as exc:
+            raise _UsageError(str(exc)) from None
     options = DashboardOptions(
-        settings=settings, scenario_dirs=dirs, no_worker=args.no_worker, voice=args.voice
+        settings=settings,
+        scenario_dirs=dirs,
+        no_worker=args.no_worker,
+        voice=args.voice,
+        record=not args.no_record,
     )
     # Textual is imported only when the dashboard actually runs.
     from tui.ui.app import run_dashboard

@@ -27,6 +27,7 @@ from tui.core.control_plane import ControlPlane, ControlPlaneError, RoomSummary
 from tui.core.diagnostics import Check, Thresholds, worst
 from tui.core.infra_events import ControlPlaneAnswered, VoiceConfigured
 from tui.core.observer import ObserverError
+from tui.core.record.store import RunStore
 from tui.core.room_model import RoomModel
 from tui.core.room_watch import RoomWatch
 from tui.core.settings import LiveKitSettings
@@ -46,6 +47,8 @@ class DoctorResult:
     room: str | None
     checks: list[Check]
     elapsed_s: float
+    record: str = ""
+    """The run directory the watched room was recorded to ("" when not recorded)."""
 
     @property
     def exit_code(self) -> int:
@@ -94,6 +97,7 @@ async def diagnose(
     agent_name: str = AGENT_NAME,
     thresholds: Thresholds | None = None,
     clock: Callable[[], float] = time.monotonic,
+    record: RunStore | None = None,
 ) -> DoctorResult:
     """Run every check against ``settings`` for up to ``timeout_s`` seconds; never raises
     ControlPlaneError (it becomes a failed check)."""
@@ -125,8 +129,10 @@ async def diagnose(
             )
             return DoctorResult(room, checks, clock() - started)
         model.reset(chosen.name, now=clock())
-        checks = await _observe(model, control, settings, chosen.name, deadline, clock)
-    return DoctorResult(chosen.name, checks, clock() - started)
+        checks = await _observe(model, control, settings, chosen.name, deadline, clock, record)
+    return DoctorResult(
+        chosen.name, checks, clock() - started, model.recording.get(chosen.name, "")
+    )
 
 
 def _server_only(checks: list[Check]) -> list[Check]:
@@ -140,6 +146,7 @@ async def _observe(
     room: str,
     deadline: float,
     clock: Callable[[], float],
+    record: RunStore | None,
 ) -> list[Check]:
     # The same watch as the dashboard's, under a unique identity: a second participant with the
     # dashboard's observer identity would disconnect the dashboard's observer.
@@ -149,6 +156,7 @@ async def _observe(
         model.apply,
         poll_interval_s=DISPATCH_POLL_S,
         observer_identity=f"dispatch-tui-doctor-{secrets.token_hex(3)}",
+        record=record,
     )
     try:
         watch.start()
@@ -157,6 +165,7 @@ async def _observe(
             await watch.watch(room)
         while True:
             checks = model.evaluate(clock())
+            watch.note_checks(checks)
             # Stop early once everything passed, or once nothing can change any more.
             if worst(checks) == "ok" or clock() >= deadline:
                 return checks
@@ -173,13 +182,18 @@ def run_doctor(
     agent_name: str,
     out: TextIO,
     err: TextIO,
+    record: RunStore | None = None,
 ) -> int:
     """The ``doctor`` command: print the table on ``out``, a one-line verdict on ``err``."""
-    result = asyncio.run(diagnose(settings, room=room, timeout_s=timeout_s, agent_name=agent_name))
+    result = asyncio.run(
+        diagnose(settings, room=room, timeout_s=timeout_s, agent_name=agent_name, record=record)
+    )
     if result.room:
         print(f"room {_printable(result.room)}", file=out)
     print(format_checks(result.checks), file=out)
     failing = [check.id for check in result.checks if check.status != "ok"]
     verdict = "all checks passed" if not failing else f"{len(failing)} not ok: {', '.join(failing)}"
+    if result.record:
+        print(f"record {_printable(result.record)}", file=out)
     print(f"doctor: {verdict} ({result.elapsed_s:.1f} s)", file=err)
     return result.exit_code

@@ -20,6 +20,7 @@ from pathlib import Path
 from agents.constants import AGENT_NAME
 from agents.scenario import load_scenario
 from tui.core.control_plane import ControlPlane, CreatedRoom, RoomSummary
+from tui.core.diagnostics import Check
 from tui.core.events import WatchEvent
 from tui.core.infra_events import (
     ServerStatus,
@@ -30,6 +31,7 @@ from tui.core.infra_events import (
 )
 from tui.core.local_server import LocalServer
 from tui.core.log_errors import LogErrorCounter
+from tui.core.record.store import Retention, RunStore
 from tui.core.room_watch import RoomWatch
 from tui.core.settings import DashboardOptions, LiveKitSettings
 from tui.core.worker_runner import InProcessWorker
@@ -130,6 +132,7 @@ class Backend:
             poll_interval_s=self._poll_interval_s,
             level_interval_s=OBSERVER_LEVEL_INTERVAL_S,
             log_errors=self._log_errors,
+            record=RunStore(retention=Retention.from_env()) if self.options.record else None,
         )
         self._watch.start()
         if not self.options.no_worker:
@@ -202,6 +205,11 @@ class Backend:
                 return
             raise RuntimeError("backend not started")
         await self._watch.watch(room)
+
+    def note_checks(self, checks: list[Check]) -> None:
+        """Record the observed room's checks whose status changed (when recording)."""
+        if self._watch is not None:
+            self._watch.note_checks(checks)
 
     async def poll(self) -> None:
         """Poll the control plane now (rooms, the observed room's dispatches and jobs)."""

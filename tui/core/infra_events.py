@@ -152,6 +152,26 @@ class WorkerLogErrors:
     at: float = field(default_factory=_now)
 
 
+@dataclass(frozen=True, slots=True)
+class RecordingStarted:
+    """The watched ``room`` is being recorded into ``run_dir`` (see :mod:`tui.core.record`)."""
+
+    room: str
+    run_dir: str
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingFinished:
+    """The record of ``room`` is complete: ``run_dir`` holds its ``report.json`` (or, when
+    ``error`` is set, the reason it has none)."""
+
+    room: str
+    run_dir: str
+    error: str = ""
+    at: float = field(default_factory=_now)
+
+
 InfraEvent: TypeAlias = (
     WorkerStatusChanged
     | ServerStatusChanged
@@ -161,6 +181,8 @@ InfraEvent: TypeAlias = (
     | RoomCreated
     | DispatchesListed
     | WorkerLogErrors
+    | RecordingStarted
+    | RecordingFinished
 )
 
 INFRA_EVENT_TYPES: tuple[type, ...] = (
@@ -172,4 +194,6 @@ INFRA_EVENT_TYPES: tuple[type, ...] = (
     RoomCreated,
     DispatchesListed,
     WorkerLogErrors,
+    RecordingStarted,
+    RecordingFinished,
 )

@@ -12,6 +12,8 @@ from agents.constants import AGENT_NAME
 from tui.core.diagnostics import Check, Diagnostics, Thresholds
 from tui.core.events import DOMAIN_EVENT_TYPES, DomainEvent, SessionEvent, WatchEvent
 from tui.core.infra_events import (
+    RecordingFinished,
+    RecordingStarted,
     RoomsListed,
     RoomSummary,
     ServerStatus,
@@ -49,6 +51,8 @@ class RoomModel:
         self.worker = WorkerStatus("off")
         self.rooms: tuple[RoomSummary, ...] = ()
         """The server's rooms as last listed, newest first."""
+        self.recording: dict[str, str] = {}
+        """Room -> the run directory its record is (or was last) written to."""
 
     @property
     def room(self) -> str:
@@ -71,6 +75,9 @@ class RoomModel:
             self.server = event.status
         elif isinstance(event, WorkerStatusChanged):
             self.worker = event.status
+        elif isinstance(event, RecordingStarted | RecordingFinished):
+            self.recording[event.room] = event.run_dir
+            changed = event.room == self.state.room
         elif isinstance(event, RoomsListed):
             self.rooms = tuple(
                 sorted(

@@ -10,8 +10,12 @@ events into one sink (usually :meth:`tui.core.room_model.RoomModel.apply`):
   one other room's jobs per poll, so a room list can name the worker of every room;
 - the worker log's errors, when a :class:`~tui.core.log_errors.LogErrorCounter` is given.
 
+With a :class:`~tui.core.record.store.RunStore` every watched room is also recorded (events,
+audio per agent, findings noted with :meth:`RoomWatch.note_checks`) from the moment the watch
+joins it until it leaves; :class:`RecordingStarted`/:class:`RecordingFinished` say where.
+
 The sink is called on the watch's event loop (observer events too). ``aclose()`` stops the
-poll task and leaves the room.
+poll task, leaves the room and finishes its record.
 """
 
 from __future__ import annotations
@@ -26,16 +30,22 @@ from datetime import UTC, datetime
 from agents.tokens import OBSERVER_IDENTITY, observer_token
 from tui.core.control_plane import ControlPlane, ControlPlaneError
 from tui.core.control_plane_jobs import RoomWorkers
-from tui.core.events import JobsListed, WatchEvent
+from tui.core.diagnostics import Check
+from tui.core.events import DOMAIN_EVENT_TYPES, JobsListed, WatchEvent
 from tui.core.infra_events import (
     ControlPlaneAnswered,
     DispatchesListed,
     ListedDispatch,
+    RecordingFinished,
+    RecordingStarted,
     RoomCreated,
     RoomsListed,
+    WorkerLogErrors,
 )
 from tui.core.log_errors import LogErrorCounter
 from tui.core.observer import RoomObserver
+from tui.core.record.recorder import CallRecorder
+from tui.core.record.store import RunStore
 from tui.core.settings import LiveKitSettings
 
 logger = logging.getLogger("tui.watch")
@@ -56,6 +66,7 @@ class RoomWatch:
         observer_identity: str = OBSERVER_IDENTITY,
         level_interval_s: float = 0.1,
         log_errors: LogErrorCounter | None = None,
+        record: RunStore | None = None,
     ) -> None:
         self._settings = settings
         self._control = control
@@ -71,8 +82,39 @@ class RoomWatch:
         self._poll_task: asyncio.Task[None] | None = None
         self._poll_lock = asyncio.Lock()
         self._lookups = RoomWorkers()
+        self._store = record
+        self._recorder: CallRecorder | None = None
+        self._noted: dict[str, str] = {}
+        """Check id -> status last recorded as a finding of the watched room."""
         self.room: str | None = None
         """The watched room (None: none)."""
+
+    @property
+    def recorder(self) -> CallRecorder | None:
+        """The watched room's recorder (None: not recording)."""
+        return self._recorder
+
+    def _emit(self, event: WatchEvent) -> None:
+        self._sink(event)
+        recorder = self._recorder
+        if recorder is None:
+            return
+        if (
+            (isinstance(event, DOMAIN_EVENT_TYPES) and event.room == recorder.room)
+            or isinstance(event, WorkerLogErrors)
+            or (isinstance(event, DispatchesListed) and event.room == recorder.room)
+        ):
+            recorder.apply(event)
+
+    def note_checks(self, checks: list[Check]) -> None:
+        """Record each check of the watched room whose status changed since the last call."""
+        recorder = self._recorder
+        if recorder is None:
+            return
+        for check in checks:
+            if self._noted.get(check.id) != check.status:
+                self._noted[check.id] = check.status
+                recorder.finding(check)
 
     @property
     def observer(self) -> RoomObserver | None:
@@ -94,15 +136,27 @@ class RoomWatch:
             previous, self._observer = self._observer, None
             if previous is not None:
                 await previous.aclose()
+            await self._finish_record()
             self.room = room
             if room is None:
                 return
+            audio_sink = None
+            if self._store is not None:
+                self._recorder = await asyncio.to_thread(CallRecorder.start, self._store, room)
+                self._noted = {}
+                audio_sink = self._recorder.audio
+                self._sink(RecordingStarted(room, str(self._recorder.run_dir)))
             settings = self._settings
             token = observer_token(
                 settings.api_key, settings.api_secret, room, identity=self._observer_identity
             )
             observer = RoomObserver(
-                settings.url, token, room, self._sink, level_interval_s=self._level_interval_s
+                settings.url,
+                token,
+                room,
+                self._emit,
+                level_interval_s=self._level_interval_s,
+                audio_sink=audio_sink,
             )
             self._observer = observer
             try:
@@ -111,9 +165,23 @@ class RoomWatch:
                 # Cancelled by a newer switch, or failed: never leave a half-joined observer.
                 self._observer = None
                 await observer.aclose()
+                await self._finish_record()
                 raise
         if self._poll_task is not None:
             await self.poll()
+
+    async def _finish_record(self) -> None:
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return
+        try:
+            run_dir = await asyncio.to_thread(recorder.close, "observer left")
+        except Exception as error:  # a record that cannot be finished must not stop the watch
+            logger.exception("record of %s not finished", recorder.room)
+            self._sink(RecordingFinished(recorder.room, str(recorder.run_dir), str(error)))
+            return
+        logger.info("record of %s: %s", recorder.room, run_dir)
+        self._sink(RecordingFinished(recorder.room, str(run_dir)))
 
     async def poll(self) -> None:
         """List rooms, the watched room's dispatches and jobs, and one other room's jobs."""
@@ -122,25 +190,25 @@ class RoomWatch:
                 await self._poll_once()
             except ControlPlaneError as error:
                 failed = ControlPlaneAnswered(False, error.kind, str(error), room=self.room or "")
-                self._sink(failed)
+                self._emit(failed)
             if self._log_errors is not None and (errors := self._log_errors.take()) is not None:
-                self._sink(errors)
+                self._emit(errors)
 
     async def _poll_once(self) -> None:
         rooms = await self._control.list_rooms()
-        self._sink(ControlPlaneAnswered(True))
-        self._sink(RoomsListed(tuple(rooms)))
+        self._emit(ControlPlaneAnswered(True))
+        self._emit(RoomsListed(tuple(rooms)))
         room = self.room
         listed = next((summary for summary in rooms if summary.name == room), None)
         if room is not None and listed is not None:
-            self._sink(RoomCreated(room, listed.created_at, datetime.now(UTC)))
+            self._emit(RoomCreated(room, listed.created_at, datetime.now(UTC)))
             dispatches, jobs = await self._control.list_jobs(room)
             at = time.monotonic()
             listed_dispatches = tuple(
                 ListedDispatch(d.dispatch_id, d.agent_name, d.num_jobs) for d in dispatches
             )
-            self._sink(DispatchesListed(room, listed_dispatches, at=at))
-            self._sink(JobsListed(room, tuple(jobs), at=at))
+            self._emit(DispatchesListed(room, listed_dispatches, at=at))
+            self._emit(JobsListed(room, tuple(jobs), at=at))
         await self._look_up_another_room([summary.name for summary in rooms])
 
     async def _look_up_another_room(self, names: list[str]) -> None:
@@ -153,7 +221,7 @@ class RoomWatch:
         with contextlib.suppress(ControlPlaneError):
             _, jobs = await self._control.list_jobs(other)
             self._lookups.learn(other, jobs)
-            self._sink(JobsListed(other, tuple(jobs)))
+            self._emit(JobsListed(other, tuple(jobs)))
 
     async def _poll_forever(self) -> None:
         while True:

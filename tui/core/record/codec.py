@@ -20,10 +20,15 @@ from pathlib import Path
 from typing import Any, Final, Union
 
 from tui.core.events import DOMAIN_EVENT_TYPES
+from tui.core.infra_events import DispatchesListed, WorkerLogErrors
 from tui.core.record.notes import RECORD_NOTE_TYPES
 
+RECORDED_INFRA_TYPES: Final[tuple[type, ...]] = (DispatchesListed, WorkerLogErrors)
+"""What a record keeps of the events around the room: its dispatches and the worker log's
+errors (the server's room list, status and the like say nothing about one call)."""
+
 EVENT_TYPES: Final[dict[str, type]] = {
-    cls.__name__: cls for cls in (*DOMAIN_EVENT_TYPES, *RECORD_NOTE_TYPES)
+    cls.__name__: cls for cls in (*DOMAIN_EVENT_TYPES, *RECORDED_INFRA_TYPES, *RECORD_NOTE_TYPES)
 }
 """Every type a record may hold, by the name its lines carry."""
 DECIMALS: Final = 4
