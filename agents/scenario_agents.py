@@ -94,14 +94,13 @@ def parse_agents(reader: _Reader, top: Mapping[str, Any], model: str) -> tuple[P
         return _pair(reader, top, model)
     for role in ROLES:
         if role in top:
-            raise reader.fail(role, "no pair-form agent next to 'agents' (list it in 'agents')")
+            raise reader.fail(role, "no such field when 'agents' lists the agents (move it there)")
     raw = top["agents"]
     if not isinstance(raw, list):
         raise reader.fail("agents", f"a list of {MIN_AGENTS} to {MAX_AGENTS} agents", raw)
     if not MIN_AGENTS <= len(raw) <= MAX_AGENTS:
-        raise reader.fail(
-            "agents", f"between {MIN_AGENTS} and {MAX_AGENTS} agents", f"{len(raw)} agents"
-        )
+        got = f"{len(raw)} agent" + ("" if len(raw) == 1 else "s")
+        raise reader.fail("agents", f"between {MIN_AGENTS} and {MAX_AGENTS} agents", got)
     personas: list[Persona] = []
     for index, item in enumerate(raw):
         persona = _listed(reader, item, f"agents[{index}]", index, model)
@@ -139,10 +138,13 @@ def _listed(reader: _Reader, item: object, path: str, index: int, model: str) ->
     if unknown:
         raise reader.fail(f"{path}.{sorted(unknown)[0]}", "no such field (typo?)")
     role = reader.text(section, "role", path, max_chars=32)
-    if not ROLE_PATTERN.match(role) or role in RESERVED_ROLES:
+    if not ROLE_PATTERN.match(role):
         raise reader.fail(
             f"{path}.role", "a lowercase name such as 'receiver' (letters, digits, '-', '_')", role
         )
+    if role in RESERVED_ROLES:
+        words = " or ".join(f"'{word}'" for word in sorted(RESERVED_ROLES))
+        raise reader.fail(f"{path}.role", f"a role other than {words} (the dashboard's)", role)
     defaults = _DEFAULT_PERSONAS.get(
         role, {"voice": REALTIME_VOICES[index % len(REALTIME_VOICES)], "temperature": 0.8}
     )
