@@ -47,7 +47,8 @@ REALTIME_VOICES: tuple[str, ...] = ("alloy", "echo", "shimmer", "coral", "sage",
 """Default realtime voices of the list form, by position (the pair form's are the first two)."""
 
 _PERSONA_FIELDS = frozenset({"name", "identity", "voice", "temperature", "model"})
-_LISTED_FIELDS = _PERSONA_FIELDS | {"role", "instructions"}
+LISTED_FIELDS = _PERSONA_FIELDS | {"role", "instructions"}
+"""The keys of one agent of the list form."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def _paired(reader: _Reader, data: Mapping[str, Any], role: Role, model: str) ->
 
 def _listed(reader: _Reader, item: object, path: str, index: int, model: str) -> Persona:
     section = reader.mapping(item, path)
-    unknown = set(section) - _LISTED_FIELDS
+    unknown = set(section) - LISTED_FIELDS
     if unknown:
         raise reader.fail(f"{path}.{sorted(unknown)[0]}", "no such field (typo?)")
     role = reader.text(section, "role", path, max_chars=32)

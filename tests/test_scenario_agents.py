@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agents.scenario import (
     ScenarioError,
@@ -19,7 +21,13 @@ from agents.scenario import (
     parse_scenario,
     scenario_from_metadata,
 )
-from agents.scenario_agents import is_pair
+from agents.scenario_agents import (
+    IDENTITY_PATTERN,
+    LISTED_FIELDS,
+    RESERVED_ROLES,
+    ROLE_PATTERN,
+    is_pair,
+)
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 HDX = SCENARIO_DIR / "hdx-2478.json"
@@ -204,3 +212,91 @@ def test_a_bad_agent_list_gives_one_line_naming_the_field(mutate: Mutation, frag
     data = copy.deepcopy(_kdc())
     mutate(data)
     assert fragment in _error(data)
+
+
+# --- property tests ----------------------------------------------------------------------------
+
+
+def clean_text(max_size: int) -> st.SearchStrategy[str]:
+    """Text the loader keeps as is: printable (newlines allowed), not blank, no outer spaces."""
+    return (
+        st.text(
+            st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Co")) | st.just("\n"),
+            min_size=1,
+            max_size=max_size,
+        )
+        .map(str.strip)
+        .filter(bool)
+    )
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children)
+    ),
+    max_leaves=15,
+)
+
+
+@st.composite
+def valid_agent_lists(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid scenario of the list form, with a script following its rules or none."""
+    count = draw(st.integers(2, 6))
+
+    def distinct(items: st.SearchStrategy[str]) -> list[str]:
+        return draw(st.lists(items, min_size=count, max_size=count, unique_by=str.casefold))
+
+    roles = distinct(
+        st.from_regex(ROLE_PATTERN, fullmatch=True).filter(lambda r: r not in RESERVED_ROLES)
+    )
+    identities = distinct(st.from_regex(IDENTITY_PATTERN, fullmatch=True))
+    names = distinct(clean_text(64))
+    agents = [
+        {"role": role, "name": name, "identity": identity}
+        | ({"instructions": draw(clean_text(80))} if draw(st.booleans()) else {})
+        for role, name, identity in zip(roles, names, identities, strict=True)
+    ]
+    data = json.loads(KDC.read_text(encoding="utf-8"))
+    data.update(agents=agents, turn_order=draw(st.sampled_from(["addressed", "round_robin"])))
+    data.pop("script")
+    if draw(st.booleans()):
+        speakers = [roles[0]]
+        for _ in range(draw(st.integers(0, 8))):
+            speakers.append(draw(st.sampled_from([r for r in roles if r != speakers[-1]])))
+        data["script"] = [{"speaker": r, "text": draw(clean_text(40))} for r in speakers]
+    return data
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_agent_lists())
+def test_valid_agent_lists_round_trip_through_room_metadata(data: dict[str, Any]) -> None:
+    scenario = parse_scenario(data, "prop")
+    assert len(scenario.agents) == len(data["agents"])
+    again = scenario_from_metadata(scenario.to_json())
+    assert dataclasses.replace(again, source=scenario.source) == scenario
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2), st.sampled_from(sorted(LISTED_FIELDS)) | st.text(max_size=8)),
+        min_size=1,
+        max_size=3,
+    ),
+    st.lists(JSON_VALUES, min_size=3, max_size=3),
+)
+def test_a_listed_agent_with_any_field_replaced_never_raises_anything_else(
+    changes: list[tuple[int, str]], values: list[object]
+) -> None:
+    data: dict[str, Any] = json.loads(KDC.read_text(encoding="utf-8"))
+    for (index, key), value in zip(changes, values, strict=False):
+        data["agents"][index][key] = value
+    try:
+        scenario = parse_scenario(data, "prop")
+    except ScenarioError as error:
+        assert str(error).isprintable(), repr(str(error))
+        return
+    assert scenario_from_metadata(scenario.to_json()) == dataclasses.replace(
+        scenario, source="room metadata"
+    )
