@@ -10,12 +10,12 @@ LIVEKIT_SERVER_TAG := v1.13.5
 LIVEKIT_SERVER := $(TOOLS)/livekit-server
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: run test lint install server clean redis cluster bench
+.PHONY: run test lint install server clean redis chromium cluster bench
 
 run: install server ## Open the dashboard (starts a local livekit-server unless LIVEKIT_URL is set)
 	$(VENV)/bin/dispatch-tui
 
-test: install server redis ## Lint, type-check and run the whole suite (cluster tests included)
+test: install server redis chromium ## Lint, type-check and run the whole suite (cluster tests included)
 	$(VENV)/bin/ruff check tui agents tests bench
 	$(VENV)/bin/ruff format --check tui agents tests bench
 	$(VENV)/bin/mypy
@@ -49,6 +49,18 @@ redis: ## redis-server (the cluster tests' and `make cluster`'s shared state): a
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
 	else \
 		echo "redis-server not found and apt-get is unavailable: install Redis 6+ with your package manager (it must provide redis-server on PATH)." >&2; \
+		exit 1; \
+	fi
+
+chromium: ## headless Chromium (the call report's browser test): apt-get install when missing
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then \
+		exit 0; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing chromium with apt-get (needed by the call report test)..."; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "chromium not found and apt-get is unavailable: install Chromium with your package manager (it must provide chromium on PATH)." >&2; \
 		exit 1; \
 	fi
 

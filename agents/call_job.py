@@ -24,6 +24,7 @@ from livekit.agents import JobContext
 from agents.call_seats import Seat, agent_room_options, receive_everything
 from agents.compat import job_server_url
 from agents.constants import ROLE_ATTRIBUTE
+from agents.floor import scenario_floor
 from agents.party_agent import agent_for, opening_instructions
 from agents.room_guard import RoomGuard
 from agents.room_receipts import PeerReceipts
@@ -243,17 +244,14 @@ class CallJob:
             RelayParty(role, session, self.seats[role].persona.name, chat_context_listener(session))
             for role, session in sessions.items()
         ]
-        # offline, the script says who speaks when; a realtime model follows no script
-        offline = self.config.voice == "offline"
+        floor = scenario_floor(self.scenario, offline=self.config.voice == "offline")
         relay = TurnRelay(
             *parties,
             max_turns=self.scenario.max_turns,
             opening_instructions=opening_instructions(self.scenario),
             on_turn=on_turn,
-            turn_order=self.scenario.turn_order,
-            script_order=[line.speaker for line in self.scenario.speaking_order()]
-            if offline
-            else [],
+            turn_order=floor.order,
+            script_order=floor.script,
         )
         result = await relay.run()
         logger.info(

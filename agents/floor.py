@@ -15,8 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agents.scenario_agents import Role, TurnOrder
+
+if TYPE_CHECKING:
+    from agents.scenario import Scenario
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -71,6 +75,17 @@ class Floor:
             if hits:
                 return min(hits)[1]
         return None
+
+
+def scenario_floor(scenario: Scenario, *, offline: bool) -> Floor:
+    """The floor of ``scenario``'s call: its agents and names in list order, its turn order,
+    and for the offline voice the script's order (a realtime model follows no script)."""
+    return Floor(
+        scenario.roles,
+        tuple(persona.name for persona in scenario.agents),
+        scenario.turn_order,
+        tuple(line.speaker for line in scenario.speaking_order()) if offline else (),
+    )
 
 
 def _name_pattern(name: str) -> re.Pattern[str]:

@@ -31,6 +31,7 @@ from agents.scenario_agents import (
     parse_script,
     parse_turn_order,
 )
+from agents.scenario_expect import Expectations, parse_expectations
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -84,6 +85,7 @@ class Scenario:
     max_turns: int = 8
     script: tuple[ScriptLine, ...] = field(default_factory=tuple)
     turn_order: TurnOrder = "addressed"
+    expect: Expectations | None = None
     source: str = "<scenario>"
 
     @property
@@ -122,7 +124,7 @@ class Scenario:
         for key, value in asdict(self).items():
             if key == "agents":
                 data.update(agents_to_dict(self.agents))
-            elif key not in ("source", "turn_order"):
+            elif key not in ("source", "turn_order", "expect"):
                 data[key] = value
         for stop in ("pickup", "delivery"):
             if not data[stop]["time"]:
@@ -135,6 +137,9 @@ class Scenario:
             data.pop("script")
         if self.turn_order != "addressed":
             data["turn_order"] = self.turn_order
+        # Compiled patterns are no JSON: the contracts write their own form (absent when None).
+        if self.expect is not None:
+            data["expect"] = self.expect.to_dict()
         return data
 
     def to_json(self) -> str:
@@ -154,6 +159,7 @@ _TOP_LEVEL_FIELDS = {
     "max_turns",
     "script",
     "model",
+    "expect",
 }
 
 
@@ -260,6 +266,10 @@ def parse_scenario(data: object, source: str = "<scenario>") -> Scenario:
     if isinstance(max_turns, bool) or not isinstance(max_turns, int) or not 2 <= max_turns <= 40:
         raise reader.fail("max_turns", "a whole number between 2 and 40", max_turns)
     script = parse_script(reader, top, agents)
+    expect = None
+    if top.get("expect") is not None:
+        roles = [persona.role for persona in agents]
+        expect = parse_expectations(reader, top["expect"], roles=roles, max_turns=max_turns)
     return Scenario(
         load_id=load_id,
         title=reader.text(
@@ -272,6 +282,7 @@ def parse_scenario(data: object, source: str = "<scenario>") -> Scenario:
         max_turns=max_turns,
         script=script,
         turn_order=parse_turn_order(reader, top),
+        expect=expect,
         source=source,
     )
 
@@ -294,6 +305,10 @@ def parse_scenario_json(text: str | bytes, source: str = "<scenario>") -> Scenar
         # A few hundred kilobytes of brackets exceed the decoder's recursion limit.
         raise ScenarioError(
             f"{source}: JSON nested too deeply; a scenario is a flat object"
+        ) from None
+    except ValueError:  # an integer over Python's 4300-digit conversion limit
+        raise ScenarioError(
+            f"{source}: a number with thousands of digits; use small numbers"
         ) from None
     return parse_scenario(data, source)
 

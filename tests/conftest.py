@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import settings
 
 from tui.core.backend import release_native_runtime
 from tui.core.control_plane import ControlPlane
 from tui.core.local_server import LocalServer, ServerConfig
+
+# Property tests explore the same examples on every run: a suite that passes once passes every
+# time (a new counterexample comes from widening a strategy, not from luck in CI).
+settings.register_profile("dispatch", derandomize=True, deadline=None)
+settings.load_profile("dispatch")
+
+# Call records of every dashboard, doctor and run in the suite go to a folder of its own, never
+# to the user's ~/.local/state (child processes inherit it too).
+_STATE_HOME = tempfile.mkdtemp(prefix="dispatch-tui-state-")
+os.environ["XDG_STATE_HOME"] = _STATE_HOME
+os.environ.pop("DISPATCH_RECORD_DIR", None)
+atexit.register(shutil.rmtree, _STATE_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -20,11 +20,22 @@ from helpers import PROJECT, eventually
 from livekit import api
 
 from agents.constants import AGENT_NAME
-from tui.core.backend import Backend, BackendSinks, ServerStatus
-from tui.core.events import DomainEvent, ObserverStatus, SessionEvent
+from tui.core.backend import Backend, BackendSinks
+from tui.core.events import (
+    DOMAIN_EVENT_TYPES,
+    DomainEvent,
+    ObserverStatus,
+    SessionEvent,
+    WatchEvent,
+)
+from tui.core.infra_events import (
+    ServerStatus,
+    ServerStatusChanged,
+    WorkerStatus,
+    WorkerStatusChanged,
+)
 from tui.core.local_server import LocalServer
 from tui.core.settings import DashboardOptions, LiveKitSettings
-from tui.core.worker_runner import WorkerStatus
 
 T = TypeVar("T")
 
@@ -62,13 +73,16 @@ class Recorder:
         if self.on_secrets is not None:
             self.on_secrets(values)
 
+    def _event(self, event: WatchEvent) -> None:
+        if isinstance(event, WorkerStatusChanged):
+            self._add(self.workers, event.status)
+        elif isinstance(event, ServerStatusChanged):
+            self._add(self.servers, event.status)
+        elif isinstance(event, DOMAIN_EVENT_TYPES):
+            self._add(self.domain, event)
+
     def sinks(self) -> BackendSinks:
-        return BackendSinks(
-            domain_event=lambda event: self._add(self.domain, event),
-            worker_status=lambda status: self._add(self.workers, status),
-            server_status=lambda status: self._add(self.servers, status),
-            secrets=self._secrets,
-        )
+        return BackendSinks(event=self._event, secrets=self._secrets)
 
     def snapshot(self) -> tuple[list[DomainEvent], list[WorkerStatus], list[SessionEvent]]:
         """Domain events, worker statuses, and the session events among the domain events."""

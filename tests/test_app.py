@@ -4,6 +4,7 @@ the offline voice, the hidden observer, driven by key presses as a person would.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import time
@@ -322,3 +323,34 @@ async def test_quit_during_conversation_leaves_nothing_behind(tmp_path: Path) ->
         and not t.name.startswith("asyncio_")
     ]
     assert not leftover, leftover
+
+
+async def test_the_observed_call_is_recorded_and_its_path_shown(tmp_path: Path) -> None:
+    room = ""
+    async with running_app(tmp_path) as (app, pilot):
+        await pick_scenario(pilot, "HDX-2478")
+        await wait_until(pilot, lambda: app.state.room.startswith("conv_HDX-2478_"), "the room")
+        room = app.state.room
+        await wait_until(pilot, lambda: room in app.model.recording, "the record to start")
+        run_dir = Path(app.model.recording[room])
+        await pilot.pause(1.2)  # the title repaints at least once a second
+        title = str(app.query_one("#room-title", Static).render())
+        assert f"rec {run_dir.name}" in title or str(run_dir) in title, title
+
+        def call_over() -> bool:
+            agents = app.state.agents()
+            return len(agents) == 2 and not any(view.connected for view in agents)
+
+        await wait_until(pilot, call_over, "the call to end and both agents to leave", 120)
+        await app.action_quit()
+    # quitting finished the record: a report with both agents' turns, audio per agent
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["room"] == room
+    roles = {agent["role"]: agent for agent in report["agents"].values()}
+    assert roles["dispatcher"]["turns"] >= 2 and roles["driver"]["turns"] >= 2
+    assert report["turn_taking"]["overlaps"] == 0
+    assert report["ended_reason"] in ("goodbye", "max_turns")
+    assert {path.name for path in run_dir.glob("*.wav")} == {
+        "dispatcher-tim.wav",
+        "driver-chris.wav",
+    }

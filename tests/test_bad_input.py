@@ -162,6 +162,20 @@ BAD: list[tuple[str, bytes, str, int, str]] = [
         "'dispatcher.identity'",
     ),
     (
+        "contract with a broken pattern",
+        with_changes(expect={"transcript": {"driver": {"must_match": ["(34"]}}}),
+        "'expect.transcript.driver.must_match[0]'",
+        400,
+        "'expect.transcript.driver.must_match[0]'",
+    ),
+    (
+        "contract for an unknown role",
+        with_changes(expect={"turns": {"boss": {"min": 1}}}),
+        "'expect.turns.boss'",
+        400,
+        "'expect.turns.boss'",
+    ),
+    (
         "unknown field with escape",
         HDX.read_bytes().replace(b'"title"', b'"ti\\u001btle"'),
         "no such field",
@@ -325,6 +339,7 @@ FIELDS = [
     "model",
     "agents",
     "turn_order",
+    "expect",
 ]
 PERSONA_FIELDS = ["name", "identity", "voice", "temperature", "model"]
 

@@ -9,43 +9,51 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agents.constants import AGENT_NAME, AGENT_STATE_ATTRIBUTE, ROLE_ATTRIBUTE
-from tui.core.control_plane import ControlPlaneError
-from tui.core.diagnostics import Check, Diagnostics, LogErrorCounter, Thresholds, summary, worst
+from tui.core.diagnostics import Check, Thresholds, summary, worst
 from tui.core.events import (
     ActiveSpeakers,
     AttributesChanged,
     AudioLevel,
     ObserverStatus,
     ParticipantJoined,
+    SessionEvent,
     TrackUpdate,
     freeze_attributes,
 )
-from tui.core.worker_runner import WorkerStatus
+from tui.core.infra_events import (
+    ControlPlaneAnswered,
+    DispatchesListed,
+    ListedDispatch,
+    RoomCreated,
+    VoiceConfigured,
+    WorkerStatus,
+    WorkerStatusChanged,
+)
+from tui.core.log_errors import LogErrorCounter
+from tui.core.room_model import RoomModel
 
 ROOM = "conv_HDX-2478_x"
 TIM, CHRIS = "dispatcher-tim", "driver-chris"
 LOUD, QUIET = -20.0, -100.0
 
 
-@dataclass(frozen=True)
-class Dispatch:
-    dispatch_id: str
-    agent_name: str
-    num_jobs: int = 0
+def Dispatch(dispatch_id: str, agent_name: str, num_jobs: int = 0) -> ListedDispatch:
+    return ListedDispatch(dispatch_id, agent_name, num_jobs)
 
 
 def by_id(checks: list[Check]) -> dict[str, Check]:
     return {check.id: check for check in checks}
 
 
-def engine(**kwargs: object) -> Diagnostics:
-    diag = Diagnostics(**kwargs)  # type: ignore[arg-type]
-    diag.state.reset(ROOM, now=0.0)
+def engine(**kwargs: object) -> RoomModel:
+    """The one reducer, fed only events, as the dashboard and doctor feed it."""
+    diag = RoomModel(**{"in_process_worker": True, **kwargs})  # type: ignore[arg-type]
+    diag.reset(ROOM, now=0.0)
     return diag
 
 
 def agent(
-    diag: Diagnostics,
+    diag: RoomModel,
     identity: str,
     at: float,
     *,
@@ -68,18 +76,14 @@ def agent(
             )
 
 
-def healthy(diag: Diagnostics) -> None:
+def healthy(diag: RoomModel) -> None:
     """Server ok, worker registered before the room, both agents in and speaking in turns."""
-    diag.server_ok()
-    diag.worker_status(WorkerStatus("registered", "AW_1", "", AGENT_NAME), at=-5.0)
-    diag.set_voice("offline")
-    diag.set_room(
-        ROOM,
-        datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC),
-        now=1.0,
-        wall_now=datetime(2025, 1, 1, 12, 0, 1, tzinfo=UTC),
-    )
-    diag.set_dispatches(ROOM, [Dispatch("AD_1", AGENT_NAME)], at=1.0)
+    diag.apply(ControlPlaneAnswered(True))
+    diag.apply(WorkerStatusChanged(WorkerStatus("registered", "AW_1", "", AGENT_NAME), at=-5.0))
+    diag.apply(VoiceConfigured("offline"))
+    created = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+    diag.apply(RoomCreated(ROOM, created, created + timedelta(seconds=1), at=1.0))
+    diag.apply(DispatchesListed(ROOM, (Dispatch("AD_1", AGENT_NAME),), at=1.0))
     diag.apply(ObserverStatus(ROOM, "connected", at=0.5))
     agent(diag, TIM, 1.0)
     agent(diag, CHRIS, 1.2)
@@ -106,7 +110,7 @@ def test_evaluate_is_pure() -> None:
 
 
 def test_nothing_known_is_pending_not_failing() -> None:
-    checks = Diagnostics().evaluate(100.0)
+    checks = RoomModel(in_process_worker=True).evaluate(100.0)
     assert worst(checks) == "pending"
     assert by_id(checks)["server.reachable"].status == "pending"
 
@@ -117,7 +121,7 @@ def test_nothing_known_is_pending_not_failing() -> None:
 )
 def test_server_unreachable_and_credentials_are_distinct(kind: str, reach: str, cred: str) -> None:
     diag = engine()
-    diag.control_plane_error(ControlPlaneError("list rooms: nope", kind))  # type: ignore[arg-type]
+    diag.apply(ControlPlaneAnswered(False, kind, "list rooms: nope"))  # type: ignore[arg-type]
     checks = by_id(diag.evaluate(1.0))
     assert checks["server.reachable"].status == reach
     assert checks["server.credentials"].status == cred
@@ -125,38 +129,40 @@ def test_server_unreachable_and_credentials_are_distinct(kind: str, reach: str, 
 
 def test_not_found_is_not_a_server_problem() -> None:
     diag = engine()
-    diag.server_ok()
-    diag.control_plane_error(ControlPlaneError("gone", "not_found"))
+    diag.apply(ControlPlaneAnswered(True))
+    diag.apply(ControlPlaneAnswered(False, "not_found", "gone"))
     assert by_id(diag.evaluate(1.0))["server.reachable"].status == "ok"
 
 
 def test_worker_states() -> None:
     diag = engine()
-    diag.worker_status(WorkerStatus("starting", agent_name=AGENT_NAME), at=0.0)
+    diag.apply(WorkerStatusChanged(WorkerStatus("starting", agent_name=AGENT_NAME), at=0.0))
     assert by_id(diag.evaluate(1.0))["worker.registered"].status == "pending"
     assert by_id(diag.evaluate(20.0))["worker.registered"].status == "warn"
-    diag.worker_status(WorkerStatus("failed", detail="boom", agent_name=AGENT_NAME), at=21.0)
+    diag.apply(
+        WorkerStatusChanged(WorkerStatus("failed", detail="boom", agent_name=AGENT_NAME), at=21.0)
+    )
     check = by_id(diag.evaluate(22.0))["worker.registered"]
     assert check.status == "fail" and "boom" in check.finding
 
 
 def test_a_reconnecting_worker_warns_with_how_long() -> None:
     diag = engine()
-    diag.worker_status(WorkerStatus("registered", "AW_1", "", AGENT_NAME), at=0.0)
+    diag.apply(WorkerStatusChanged(WorkerStatus("registered", "AW_1", "", AGENT_NAME), at=0.0))
     lost = WorkerStatus("reconnecting", "AW_1", "lost the LiveKit server", AGENT_NAME)
-    diag.worker_status(lost, at=10.0)
+    diag.apply(WorkerStatusChanged(lost, at=10.0))
     check = by_id(diag.evaluate(22.0))["worker.registered"]
     assert check.status == "warn"
     assert "12 s ago" in check.finding and "lost the LiveKit server" in check.finding
-    diag.worker_status(WorkerStatus("registered", "AW_2", "", AGENT_NAME), at=23.0)
+    diag.apply(WorkerStatusChanged(WorkerStatus("registered", "AW_2", "", AGENT_NAME), at=23.0))
     assert by_id(diag.evaluate(24.0))["worker.registered"].status == "ok"
 
 
 def test_worker_registered_after_the_room_fails_until_agents_join() -> None:
     diag = engine()
     wall = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
-    diag.set_room(ROOM, wall, now=10.0, wall_now=wall + timedelta(seconds=10))  # created at 0
-    diag.worker_status(WorkerStatus("registered", "AW", "", AGENT_NAME), at=7.0)
+    diag.apply(RoomCreated(ROOM, wall, wall + timedelta(seconds=10), at=10.0))  # created at 0
+    diag.apply(WorkerStatusChanged(WorkerStatus("registered", "AW", "", AGENT_NAME), at=7.0))
     check = by_id(diag.evaluate(11.0))["worker.before_room"]
     assert check.status == "fail" and "7 s after" in check.finding
     diag.apply(ObserverStatus(ROOM, "connected", at=11.0))
@@ -167,17 +173,23 @@ def test_worker_registered_after_the_room_fails_until_agents_join() -> None:
 def test_worker_registered_after_the_room_is_resolved_by_a_new_dispatch() -> None:
     diag = engine()
     wall = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
-    diag.set_room(ROOM, wall, now=1.0, wall_now=wall + timedelta(seconds=1))  # created at 0
-    diag.set_dispatches(ROOM, [Dispatch("AD_1", AGENT_NAME)], at=1.0)  # came with the room
-    diag.worker_status(WorkerStatus("registered", "AW", "", AGENT_NAME), at=3.0)
+    diag.apply(RoomCreated(ROOM, wall, wall + timedelta(seconds=1), at=1.0))  # created at 0
+    diag.apply(
+        DispatchesListed(ROOM, (Dispatch("AD_1", AGENT_NAME),), at=1.0)
+    )  # came with the room
+    diag.apply(WorkerStatusChanged(WorkerStatus("registered", "AW", "", AGENT_NAME), at=3.0))
     check = by_id(diag.evaluate(3.1))["worker.before_room"]
     assert check.status == "fail" and "3 s after room" in check.finding
     assert check.fix.startswith("press d to re-dispatch")
     # key d: a dispatch made after the registration is waited for, not blamed
-    diag.set_dispatches(ROOM, [Dispatch("AD_1", AGENT_NAME), Dispatch("AD_2", AGENT_NAME)], at=5.0)
+    diag.apply(
+        DispatchesListed(ROOM, (Dispatch("AD_1", AGENT_NAME), Dispatch("AD_2", AGENT_NAME)), at=5.0)
+    )
     assert by_id(diag.evaluate(5.1))["worker.before_room"].status == "pending"
-    diag.set_dispatches(
-        ROOM, [Dispatch("AD_1", AGENT_NAME), Dispatch("AD_2", AGENT_NAME, 1)], at=9.0
+    diag.apply(
+        DispatchesListed(
+            ROOM, (Dispatch("AD_1", AGENT_NAME), Dispatch("AD_2", AGENT_NAME, 1)), at=9.0
+        )
     )
     assert by_id(diag.evaluate(9.1))["worker.before_room"].status == "ok"
 
@@ -185,9 +197,9 @@ def test_worker_registered_after_the_room_is_resolved_by_a_new_dispatch() -> Non
 def test_worker_registered_after_a_room_without_our_dispatch_is_not_blamed() -> None:
     diag = engine()
     wall = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
-    diag.set_room(ROOM, wall, now=1.0, wall_now=wall + timedelta(seconds=1))
-    diag.set_dispatches(ROOM, [Dispatch("AD_1", "someone-else")], at=1.0)
-    diag.worker_status(WorkerStatus("registered", "AW", "", AGENT_NAME), at=3.0)
+    diag.apply(RoomCreated(ROOM, wall, wall + timedelta(seconds=1), at=1.0))
+    diag.apply(DispatchesListed(ROOM, (Dispatch("AD_1", "someone-else"),), at=1.0))
+    diag.apply(WorkerStatusChanged(WorkerStatus("registered", "AW", "", AGENT_NAME), at=3.0))
     checks = by_id(diag.evaluate(4.0))
     assert checks["worker.before_room"].status == "pending"
     assert checks["dispatch.agent_name"].status == "fail"  # the real problem, said there
@@ -197,8 +209,8 @@ def test_missing_agent_is_not_blamed_while_the_dispatch_is_young() -> None:
     diag = engine(thresholds=Thresholds(dispatch_job_s=3.0, agent_join_s=5.0))
     diag.apply(ObserverStatus(ROOM, "connected", at=0.0))
     wall = datetime(2025, 1, 1, tzinfo=UTC)
-    diag.set_room(ROOM, wall, now=0.0, wall_now=wall)
-    diag.set_dispatches(ROOM, [Dispatch("AD_1", AGENT_NAME)], at=0.0)
+    diag.apply(RoomCreated(ROOM, wall, wall, at=0.0))
+    diag.apply(DispatchesListed(ROOM, (Dispatch("AD_1", AGENT_NAME),), at=0.0))
     assert by_id(diag.evaluate(1.0))["room.dispatcher"].status == "pending"
     check = by_id(diag.evaluate(3.5))["room.dispatcher"]  # the dispatch counts as unanswered
     assert check.status == "fail" and "no dispatcher agent" in check.finding
@@ -207,28 +219,28 @@ def test_missing_agent_is_not_blamed_while_the_dispatch_is_young() -> None:
 def test_dispatch_without_job_fails_after_threshold() -> None:
     diag = engine(thresholds=Thresholds(dispatch_job_s=3.0))
     wall = datetime(2025, 1, 1, tzinfo=UTC)
-    diag.set_room(ROOM, wall, now=1.0, wall_now=wall + timedelta(seconds=1))  # created at 0
-    diag.set_dispatches(ROOM, [Dispatch("AD_1", AGENT_NAME)], at=1.0)
+    diag.apply(RoomCreated(ROOM, wall, wall + timedelta(seconds=1), at=1.0))  # created at 0
+    diag.apply(DispatchesListed(ROOM, (Dispatch("AD_1", AGENT_NAME),), at=1.0))
     assert by_id(diag.evaluate(2.9))["dispatch.job"].status == "pending"
     check = by_id(diag.evaluate(3.1))["dispatch.job"]
     assert check.status == "fail" and "no job was accepted" in check.finding
-    diag.set_dispatches(ROOM, [Dispatch("AD_1", AGENT_NAME, num_jobs=1)], at=6.0)
+    diag.apply(DispatchesListed(ROOM, (Dispatch("AD_1", AGENT_NAME, num_jobs=1),), at=6.0))
     assert by_id(diag.evaluate(6.0))["dispatch.job"].status == "ok"
 
 
 def test_later_dispatch_is_timed_from_when_it_was_seen() -> None:
     diag = engine()
-    diag.set_dispatches(ROOM, [], at=0.0)
+    diag.apply(DispatchesListed(ROOM, (), at=0.0))
     assert by_id(diag.evaluate(0.0))["dispatch.job"].status == "warn"
-    diag.set_dispatches(ROOM, [Dispatch("AD_2", AGENT_NAME)], at=50.0)
+    diag.apply(DispatchesListed(ROOM, (Dispatch("AD_2", AGENT_NAME),), at=50.0))
     assert by_id(diag.evaluate(52.0))["dispatch.job"].status == "pending"
     assert by_id(diag.evaluate(54.0))["dispatch.job"].status == "fail"
 
 
 def test_agent_name_mismatch() -> None:
     diag = engine()
-    diag.worker_status(WorkerStatus("registered", "AW", "", AGENT_NAME), at=0.0)
-    diag.set_dispatches(ROOM, [Dispatch("AD_1", "someone-else")], at=0.0)
+    diag.apply(WorkerStatusChanged(WorkerStatus("registered", "AW", "", AGENT_NAME), at=0.0))
+    diag.apply(DispatchesListed(ROOM, (Dispatch("AD_1", "someone-else"),), at=0.0))
     check = by_id(diag.evaluate(1.0))["dispatch.agent_name"]
     assert check.status == "fail"
     assert "'someone-else'" in check.finding and repr(AGENT_NAME) in check.finding
@@ -236,7 +248,7 @@ def test_agent_name_mismatch() -> None:
 
 def test_external_worker_is_inferred_from_the_dispatch() -> None:
     diag = engine(in_process_worker=False)
-    diag.set_dispatches(ROOM, [Dispatch("AD_1", AGENT_NAME)], at=0.0)
+    diag.apply(DispatchesListed(ROOM, (Dispatch("AD_1", AGENT_NAME),), at=0.0))
     checks = by_id(diag.evaluate(5.0))
     assert checks["worker.registered"].status == "fail"
     assert "worker.before_room" not in checks and "worker.log" not in checks
@@ -244,19 +256,22 @@ def test_external_worker_is_inferred_from_the_dispatch() -> None:
 
 def test_openai_key_missing_rejected_and_realtime_failing() -> None:
     diag = engine()
-    diag.set_voice("realtime", key_present=False)
+    diag.apply(VoiceConfigured("realtime", key_present=False))
     assert by_id(diag.evaluate(1.0))["openai.key"].finding == "OPENAI_API_KEY is not set"
-    diag.set_voice("realtime", key_present=True)
-    diag.session_event(
-        ROOM,
-        "dispatcher",
-        "error",
-        {
-            "error": "Error code: 401 invalid_api_key",
-            "source": "RealtimeModel",
-            "recoverable": False,
-        },
-        at=2.0,
+    diag.apply(VoiceConfigured("realtime", key_present=True))
+    diag.apply(
+        SessionEvent(
+            ROOM,
+            TIM,
+            "dispatcher",
+            "error",
+            {
+                "error": "Error code: 401 invalid_api_key",
+                "source": "RealtimeModel",
+                "recoverable": False,
+            },
+            at=2.0,
+        )
     )
     checks = by_id(diag.evaluate(3.0))
     assert checks["openai.key"].status == "fail" and "rejected" in checks["openai.key"].finding
@@ -266,14 +281,16 @@ def test_openai_key_missing_rejected_and_realtime_failing() -> None:
 
 def test_offline_voice_needs_no_key() -> None:
     diag = engine()
-    diag.set_voice("offline", key_present=False)
+    diag.apply(VoiceConfigured("offline", key_present=False))
     checks = by_id(diag.evaluate(1.0))
     assert checks["openai.key"].status == checks["openai.realtime"].status == "ok"
 
 
 def test_session_failed_shows_its_error() -> None:
     diag = engine()
-    diag.session_event(ROOM, "driver", "session_failed", {"error": "no room\nat all"}, at=1.0)
+    diag.apply(
+        SessionEvent(ROOM, CHRIS, "driver", "session_failed", {"error": "no room\nat all"}, at=1.0)
+    )
     check = by_id(diag.evaluate(1.0))["session.driver"]
     assert check.status == "fail" and check.finding == "did not start: no room at all"
 
@@ -402,7 +419,7 @@ def test_both_speaking_at_once_from_levels_and_from_active_speakers() -> None:
 def test_worker_log_errors_counted_redacted_and_aged() -> None:
     diag = engine()
     clock = iter([10.0, 11.0])
-    counter = LogErrorCounter(diag, lambda: next(clock), lambda: ["s3cr3t-value"])
+    counter = LogErrorCounter(lambda: next(clock), lambda: ["s3cr3t-value"])
     logger = logging.getLogger("test.diagnostics")
     logger.addHandler(counter)
     try:
@@ -411,6 +428,9 @@ def test_worker_log_errors_counted_redacted_and_aged() -> None:
         logger.error("key %s leaked", "s3cr3t-value")
     finally:
         logger.removeHandler(counter)
+    errors = counter.take()
+    assert errors is not None and counter.take() is None  # reported once, until the next error
+    diag.apply(errors)
     check = by_id(diag.evaluate(12.0))["worker.log"]
     assert check.status == "fail"
     assert check.finding == "2 error(s); last 1 s ago: test.diagnostics: key *** leaked"
@@ -419,7 +439,7 @@ def test_worker_log_errors_counted_redacted_and_aged() -> None:
 
 def test_stale_room_data_is_ignored_after_a_switch() -> None:
     diag = engine()
-    diag.set_dispatches(ROOM, [Dispatch("AD_1", "wrong")], at=0.0)
+    diag.apply(DispatchesListed(ROOM, (Dispatch("AD_1", "wrong"),), at=0.0))
     diag.state.reset("another", now=1.0)
     assert by_id(diag.evaluate(2.0))["dispatch.agent_name"].status == "pending"
 

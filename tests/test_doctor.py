@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from livekit import api
@@ -17,6 +19,7 @@ from tui.commands.cli import run_cli
 from tui.commands.doctor import diagnose, format_checks
 from tui.core.diagnostics import Check, Thresholds
 from tui.core.local_server import LocalServer
+from tui.core.record.store import RunStore
 from tui.core.settings import LiveKitSettings
 from tui.core.worker_runner import InProcessWorker
 
@@ -122,7 +125,10 @@ async def worker(livekit_server: LocalServer) -> AsyncIterator[InProcessWorker]:
 
 
 async def test_healthy_room_exits_zero(
-    livekit_server: LocalServer, worker: InProcessWorker, monkeypatch: pytest.MonkeyPatch
+    livekit_server: LocalServer,
+    worker: InProcessWorker,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("DISPATCH_VOICE", "offline")
     name = f"doctor_{uuid.uuid4().hex[:8]}"
@@ -137,10 +143,23 @@ async def test_healthy_room_exits_zero(
         try:
             started = time.monotonic()
             result = await diagnose(
-                settings_for(livekit_server), room=name, timeout_s=20, thresholds=Thresholds()
+                settings_for(livekit_server),
+                room=name,
+                timeout_s=20,
+                thresholds=Thresholds(),
+                record=RunStore(tmp_path),
             )
         finally:
             await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
     assert [c for c in result.checks if c.status != "ok"] == []
     assert result.exit_code == 0 and result.room == name
     assert time.monotonic() - started < 20
+    # what doctor saw is recorded: the agents, and every check it found passing
+    run_dir = Path(result.record)
+    assert run_dir.parent == tmp_path
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    joined = {e["identity"] for e in events if e["type"] == "ParticipantJoined"}
+    assert {"dispatcher-tim", "driver-chris"} <= joined
+    findings = {e["check_id"]: e["status"] for e in events if e["type"] == "Finding"}
+    assert findings and set(findings.values()) == {"ok"}, findings
+    assert json.loads((run_dir / "report.json").read_text())["room"] == name

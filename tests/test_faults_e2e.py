@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -29,11 +28,15 @@ from reliability_support import wait_until_jobs_dispatched
 
 from agents.constants import AGENT_NAME, AGENT_STATE_ATTRIBUTE, ROLE_ATTRIBUTE
 from agents.multi_agent_worker import build_server, default_scenario
-from agents.tokens import agent_token, observer_token
+from agents.tokens import agent_token
 from tui.core.control_plane import ControlPlane, ControlPlaneError
-from tui.core.diagnostics import Check, Diagnostics, LogErrorCounter, Thresholds
+from tui.core.diagnostics import Check, Thresholds
+from tui.core.infra_events import ControlPlaneAnswered, VoiceConfigured, WorkerStatusChanged
 from tui.core.local_server import LocalServer, ServerConfig
-from tui.core.observer import RoomObserver
+from tui.core.log_errors import LogErrorCounter
+from tui.core.room_model import RoomModel
+from tui.core.room_watch import RoomWatch
+from tui.core.settings import LiveKitSettings
 from tui.core.worker_runner import InProcessWorker, WorkerStatus
 
 pytestmark = pytest.mark.e2e
@@ -100,50 +103,39 @@ def report_detection_times() -> Any:
 
 
 class Harness:
-    """An engine fed like the dashboard feeds it: observer, dispatch polling, worker status."""
+    """The model fed as the dashboard feeds it: one room watch (observer, room and dispatch
+    polling, log errors) into ``model.apply``; the worker's status comes as events too."""
 
-    def __init__(self, server: LocalServer, room: str, engine: Diagnostics) -> None:
+    def __init__(
+        self,
+        server: LocalServer,
+        room: str,
+        engine: RoomModel,
+        log_errors: LogErrorCounter | None = None,
+    ) -> None:
         self.server = server
         self.room = room
         self.engine = engine
-        self.observer: RoomObserver | None = None
         self.control = ControlPlane(server.url, server.api_key, server.api_secret)
-        self._poller: asyncio.Task[None] | None = None
+        settings = LiveKitSettings(server.url, server.api_key, server.api_secret, "test")
+        self.watch = RoomWatch(
+            settings,
+            self.control,
+            engine.apply,
+            poll_interval_s=0.5,
+            observer_identity=f"obs-{uuid.uuid4().hex[:6]}",
+            log_errors=log_errors,
+        )
 
     async def __aenter__(self) -> Harness:
         await self.control.__aenter__()
-        self.engine.state.reset(self.room, now=time.monotonic())
-        self.engine.server_ok()
-        # As the dashboard does from its room list: the creation time dates the dispatches.
-        summary = next(r for r in await self.control.list_rooms() if r.name == self.room)
-        self.engine.set_room(
-            self.room, summary.created_at, now=time.monotonic(), wall_now=datetime.now(UTC)
-        )
-        token = observer_token(
-            self.server.api_key,
-            self.server.api_secret,
-            self.room,
-            identity=f"obs-{uuid.uuid4().hex[:6]}",
-        )
-        self.observer = RoomObserver(self.server.url, token, self.room, self.engine.apply)
-        await self.observer.start()
-        self._poller = asyncio.create_task(self._poll_dispatches())
+        self.engine.reset(self.room, now=time.monotonic())
+        self.watch.start()
+        await self.watch.watch(self.room)
         return self
 
-    async def _poll_dispatches(self) -> None:
-        while True:
-            with contextlib.suppress(ControlPlaneError):
-                dispatches = await self.control.list_dispatches(self.room)
-                self.engine.set_dispatches(self.room, dispatches, time.monotonic())
-            await asyncio.sleep(0.5)
-
     async def __aexit__(self, *exc: object) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-        if self.observer is not None:
-            await self.observer.aclose()
+        await self.watch.aclose()
         with contextlib.suppress(ControlPlaneError):
             await self.control.delete_room(self.room)
         await self.control.__aexit__(None, None, None)
@@ -193,13 +185,13 @@ async def create_room(
 
 def engine_for_worker(
     running: RunningWorker | None, thresholds: Thresholds | None = None, expected: str = AGENT_NAME
-) -> Diagnostics:
-    engine = Diagnostics(
+) -> RoomModel:
+    engine = RoomModel(
         expected_agent_name=expected, in_process_worker=running is not None, thresholds=thresholds
     )
-    engine.set_voice("offline")
+    engine.apply(VoiceConfigured("offline"))
     if running is not None:
-        engine.worker_status(running.worker.status, time.monotonic() - 60)
+        engine.apply(WorkerStatusChanged(running.worker.status, at=time.monotonic() - 60))
     return engine
 
 
@@ -260,13 +252,13 @@ class FakeAgent:
 
 
 async def test_wrong_secret_is_credentials_rejected(livekit_server: LocalServer) -> None:
-    engine = Diagnostics()
+    engine = RoomModel(in_process_worker=False)
     started = time.monotonic()
     bad = ControlPlane(livekit_server.url, livekit_server.api_key, "x" * 40)
     async with bad:
         with pytest.raises(ControlPlaneError) as info:
             await bad.list_rooms()
-    engine.control_plane_error(info.value)
+    engine.apply(ControlPlaneAnswered(False, info.value.kind, str(info.value)))
     checks = {c.id: c for c in engine.evaluate(time.monotonic())}
     DETECTED["wrong secret"] = time.monotonic() - started
     assert checks["server.reachable"].status == "ok"
@@ -281,12 +273,12 @@ async def test_stopped_server_is_unreachable() -> None:
     await server.astart()
     url, key, secret = server.url, server.api_key, server.api_secret
     await server.astop()
-    engine = Diagnostics()
+    engine = RoomModel(in_process_worker=False)
     started = time.monotonic()
     async with ControlPlane(url, key, secret, timeout_s=DETECT_S) as control:
         with pytest.raises(ControlPlaneError) as info:
             await control.list_rooms()
-    engine.control_plane_error(info.value)
+    engine.apply(ControlPlaneAnswered(False, info.value.kind, str(info.value)))
     checks = {c.id: c for c in engine.evaluate(time.monotonic())}
     DETECTED["server stopped"] = time.monotonic() - started
     assert checks["server.reachable"].status == "fail"
@@ -478,8 +470,9 @@ async def test_track_the_observer_cannot_subscribe_to(livekit_server: LocalServe
             )
             assert "still not subscribed" in check.finding
             assert "subscription permissions" in check.fix
-            assert harness.observer is not None and harness.observer.room is not None
-            remote = harness.observer.room.remote_participants["dispatcher-private"]
+            observer = harness.watch.observer
+            assert observer is not None and observer.room is not None
+            remote = observer.room.remote_participants["dispatcher-private"]
             assert not remote.track_publications[sid].subscribed
             # The fix works: once subscriptions are allowed the observer hears the track.
             tim.room.local_participant.set_track_subscription_permissions(
@@ -546,15 +539,15 @@ async def test_session_that_did_not_start_shows_its_error() -> None:
 async def test_worker_registered_after_the_room() -> None:
     # Its own server: the module's worker would take the dispatch.
     async with LocalServer() as server:
-        engine = Diagnostics(in_process_worker=True)
-        engine.set_voice("offline")
+        engine = RoomModel(in_process_worker=True)
+        engine.apply(VoiceConfigured("offline"))
         room, _ = await create_room(server, AGENT_NAME)
         async with Harness(server, room, engine) as harness:
             registered_at: list[float] = []
 
             def on_status(status: WorkerStatus) -> None:
                 now = time.monotonic()
-                engine.worker_status(status, now)
+                engine.apply(WorkerStatusChanged(status, at=now))
                 if status.state == "registered":
                     registered_at.append(now)
 
@@ -622,7 +615,7 @@ async def test_bad_openai_key(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("OPENAI_API_KEY", "sk-bad-" + "0" * 20)
         async with running_worker(server, "realtime") as running:
             engine = engine_for_worker(running)
-            engine.set_voice("realtime", key_present=True)
+            engine.apply(VoiceConfigured("realtime", key_present=True))
             room, created = await create_room(server, AGENT_NAME)
             async with Harness(server, room, engine) as harness:
                 check = await harness.wait_for(
@@ -639,11 +632,11 @@ async def test_healthy_room_passes_every_check(
     livekit_server: LocalServer, offline_worker: RunningWorker
 ) -> None:
     engine = engine_for_worker(offline_worker)
-    counter = LogErrorCounter(engine, time.monotonic)
+    counter = LogErrorCounter(time.monotonic)
     logging.getLogger().addHandler(counter)
     room, created = await create_room(livekit_server, AGENT_NAME)
     try:
-        async with Harness(livekit_server, room, engine):
+        async with Harness(livekit_server, room, engine, counter):
             checks: list[Check] = []
             alarms: list[Check] = []
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from helpers import PROJECT
 
-from agents.floor import Floor
+from agents.floor import Floor, scenario_floor
+from agents.scenario import load_scenario
 
 ROLES = ("dispatcher", "driver", "receiver")
 NAMES = ("Tim", "Chris", "Rosa")
@@ -81,3 +83,12 @@ def test_an_impossible_floor_is_refused(
 ) -> None:
     with pytest.raises(ValueError):
         Floor(roles, names, script=script)
+
+
+def test_a_scenarios_floor_follows_its_script_only_offline() -> None:
+    scenario = load_scenario(PROJECT / "scenarios" / "kdc-3107.json")
+    offline = scenario_floor(scenario, offline=True)
+    assert offline.roles == ("dispatcher", "driver", "receiver")
+    assert offline.names == ("Tim", "Chris", "Rosa")
+    assert offline.script == tuple(line.speaker for line in scenario.script)
+    assert scenario_floor(scenario, offline=False).script == ()

@@ -479,6 +479,42 @@ async def test_an_observer_without_meters_gets_no_audio_frames(livekit_server: L
                 await tim.aclose()
 
 
+async def test_an_audio_sink_gets_every_metered_frame(livekit_server: LocalServer) -> None:
+    with pytest.raises(ValueError, match="audio_sink needs meter_levels"):
+        RoomObserver("ws://127.0.0.1:1", "t", "r", Recorder(), meter_levels=False, audio_sink=print)
+    async with fresh_room(livekit_server) as (_lkapi, room_name):
+        recorder = Recorder()
+        frames: list[tuple[str, rtc.AudioFrame]] = []
+
+        def audio_sink(identity: str, frame: rtc.AudioFrame) -> None:
+            frames.append((identity, frame))
+            if len(frames) == 5:
+                raise RuntimeError("a broken recorder")  # logged once, then no more frames
+
+        async with RoomObserver(
+            livekit_server.url,
+            observer_token(livekit_server, room_name),
+            room_name,
+            recorder,
+            audio_sink=audio_sink,
+        ):
+            tim = await join_stand_in(
+                livekit_server, room_name, "dispatcher-tim", "dispatcher", amplitude=0.5
+            )
+            try:
+                # the meter goes on after its frame sink broke
+                await recorder.wait_for(
+                    AudioLevel, lambda e: e.identity == "dispatcher-tim" and e.rms_dbfs > -40, nth=8
+                )
+            finally:
+                await tim.aclose()
+        assert len(frames) == 5
+        identity, frame = frames[-1]
+        assert identity == "dispatcher-tim"
+        assert (frame.sample_rate, frame.num_channels) == (16_000, 1)
+        assert rms_dbfs(np.frombuffer(bytes(frame.data.cast("B")), dtype=np.int16)) > -40
+
+
 async def test_reports_reconnects_and_a_deleted_room(livekit_server: LocalServer) -> None:
     async with fresh_room(livekit_server) as (lkapi, room_name):
         recorder = Recorder()

@@ -19,7 +19,7 @@ from livekit import api
 from reliability_support import Recorder, backend_for, write_scenario
 
 import agents.call_job as call_job_module
-import tui.core.backend as backend_module
+import tui.core.room_watch as room_watch_module
 from agents.call_job import _agent_room_token
 from agents.scenario import load_scenario
 from agents.tokens import OBSERVER_TTL, observer_token
@@ -60,7 +60,7 @@ async def test_conversation_and_failures_leak_no_secret(
         minted["driver"].append(token)
         return token
 
-    monkeypatch.setattr(backend_module, "observer_token", record_observer_token)
+    monkeypatch.setattr(room_watch_module, "observer_token", record_observer_token)
     monkeypatch.setattr(call_job_module, "_agent_room_token", record_driver_token)
 
     log_path = tmp_path / "dispatch-tui.log"
@@ -98,7 +98,7 @@ async def test_conversation_and_failures_leak_no_secret(
         # A token the server refuses (signed with another secret): the server echoes it in its
         # 401 reply and the rtc SDK logs that reply; neither may reach the screen or the log.
         bad_token = observer_token(livekit_server.api_key, wrong_secret, room)
-        observer = RoomObserver(livekit_server.url, bad_token, room, recorder.sinks().domain_event)
+        observer = RoomObserver(livekit_server.url, bad_token, room, recorder.sinks().event)
         with pytest.raises(ObserverError) as failed:
             await observer.start()
         await observer.aclose()

@@ -1,4 +1,5 @@
-"""Command-line parsing: the dashboard (default), ``create-room``, ``rooms``, ``api``, ``doctor``.
+"""Command-line parsing: the dashboard (default), ``create-room``, ``rooms``, ``api``, ``doctor``,
+``run`` and ``report``.
 
 Exit codes: 0 success, 1 the server or an operation failed, 2 bad input (nothing was created).
 Every error is one line on stderr; stdout carries only results, so ``room=$(dispatch-tui
@@ -17,7 +18,9 @@ from typing import NoReturn, TextIO
 from agents.bundled import bundled_scenarios_dir
 from agents.constants import AGENT_NAME
 from agents.scenario import ScenarioError, load_scenario
+from tui.commands.run_args import add_run_parser
 from tui.core.control_plane import ControlPlane, ControlPlaneError, RoomSummary
+from tui.core.record.store import Retention, RunStore, StoreError
 from tui.core.settings import (
     VOICE_CHOICES,
     DashboardOptions,
@@ -86,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-worker", action="store_true", help="do not run the agent worker in-process"
     )
     dashboard.add_argument(
+        "--no-record",
+        action="store_true",
+        help="do not record observed rooms (default: ~/.local/state/dispatch-tui/runs)",
+    )
+    dashboard.add_argument(
         "--scenarios",
         action="append",
         type=Path,
@@ -128,6 +136,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=AGENT_NAME,
         help=f"agent name the worker serves (default {AGENT_NAME})",
     )
+    doctor.add_argument(
+        "--no-record", action="store_true", help="do not record the room while watching it"
+    )
+    add_run_parser(commands)
+    report = commands.add_parser(
+        "report",
+        help="summarise a recorded call; --html writes it as one self-contained page",
+        description="RUN_DIR is a call record (default location "
+        "~/.local/state/dispatch-tui/runs/<room>).",
+    )
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    report.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML page")
     return parser
 
 
@@ -149,6 +169,10 @@ def run_cli(
         return EXIT_USAGE
     except SystemExit as exc:  # --help and --version exit through argparse
         return exc.code if isinstance(exc.code, int) else EXIT_OK
+    if args.command == "report":  # a file on disk: no server settings needed
+        from tui.commands.report import run_report
+
+        return run_report(args.run_dir, args.html, out, err)
     try:
         settings = resolve_settings(
             args.url, args.api_key, args.api_secret, env_file=args.env_file, environ=environ
@@ -166,6 +190,10 @@ def run_cli(
         if args.command == "doctor":
             from tui.commands.doctor import run_doctor
 
+            try:
+                store = None if args.no_record else RunStore(retention=Retention.from_env())
+            except StoreError as exc:
+                raise _UsageError(str(exc)) from None
             return run_doctor(
                 _require_server(settings, "doctor"),
                 room=args.room,
@@ -173,7 +201,12 @@ def run_cli(
                 agent_name=args.agent_name,
                 out=out,
                 err=err,
+                record=store,
             )
+        if args.command == "run":
+            from tui.commands.run import run_command
+
+            return run_command(args, settings, out, err)
         return _dashboard(args, settings)
     except _UsageError as exc:
         print(f"{PROG}: {exc}", file=err)
@@ -277,8 +310,17 @@ def _dashboard(args: argparse.Namespace, settings: LiveKitSettings | None) -> in
     for folder in dirs:
         if not folder.is_dir():
             raise _UsageError(f"--scenarios {folder}: not a folder; pass a folder of *.json files")
+    if not args.no_record:
+        try:
+            Retention.from_env()
+        except StoreError as exc:
+            raise _UsageError(str(exc)) from None
     options = DashboardOptions(
-        settings=settings, scenario_dirs=dirs, no_worker=args.no_worker, voice=args.voice
+        settings=settings,
+        scenario_dirs=dirs,
+        no_worker=args.no_worker,
+        voice=args.voice,
+        record=not args.no_record,
     )
     # Textual is imported only when the dashboard actually runs.
     from tui.ui.app import run_dashboard

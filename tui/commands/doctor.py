@@ -23,10 +23,13 @@ from datetime import UTC, datetime
 from typing import Final, TextIO
 
 from agents.constants import AGENT_NAME
-from agents.tokens import observer_token
 from tui.core.control_plane import ControlPlane, ControlPlaneError, RoomSummary
-from tui.core.diagnostics import Check, Diagnostics, Thresholds, worst
-from tui.core.observer import ObserverError, RoomObserver
+from tui.core.diagnostics import Check, Thresholds, worst
+from tui.core.infra_events import ControlPlaneAnswered, VoiceConfigured
+from tui.core.observer import ObserverError
+from tui.core.record.store import RunStore
+from tui.core.room_model import RoomModel
+from tui.core.room_watch import RoomWatch
 from tui.core.settings import LiveKitSettings
 
 DEFAULT_TIMEOUT_S: Final = 10.0
@@ -44,6 +47,8 @@ class DoctorResult:
     room: str | None
     checks: list[Check]
     elapsed_s: float
+    record: str = ""
+    """The run directory the watched room was recorded to ("" when not recorded)."""
 
     @property
     def exit_code(self) -> int:
@@ -67,7 +72,7 @@ def format_checks(checks: Sequence[Check]) -> str:
     return "\n".join(lines)
 
 
-def _voice_from_env(engine: Diagnostics) -> None:
+def _voice_from_env(model: RoomModel) -> None:
     """Doctor's process usually shares the worker's environment: judge the voice from it."""
     from agents.voices import VoiceConfigError, resolve_voice_mode
 
@@ -75,7 +80,8 @@ def _voice_from_env(engine: Diagnostics) -> None:
         mode = resolve_voice_mode()
     except VoiceConfigError:
         return  # stays pending: the worker itself would refuse to start
-    engine.set_voice(mode, key_present=bool(os.environ.get("OPENAI_API_KEY", "").strip()))
+    key_present = bool(os.environ.get("OPENAI_API_KEY", "").strip())
+    model.apply(VoiceConfigured(mode, key_present=key_present))
 
 
 def _newest(rooms: Sequence[RoomSummary]) -> RoomSummary | None:
@@ -91,25 +97,26 @@ async def diagnose(
     agent_name: str = AGENT_NAME,
     thresholds: Thresholds | None = None,
     clock: Callable[[], float] = time.monotonic,
+    record: RunStore | None = None,
 ) -> DoctorResult:
     """Run every check against ``settings`` for up to ``timeout_s`` seconds; never raises
     ControlPlaneError (it becomes a failed check)."""
     started = clock()
     deadline = started + timeout_s
-    engine = Diagnostics(
-        expected_agent_name=agent_name, in_process_worker=False, thresholds=thresholds
+    model = RoomModel(
+        in_process_worker=False, expected_agent_name=agent_name, thresholds=thresholds
     )
-    _voice_from_env(engine)
+    _voice_from_env(model)
     async with ControlPlane.from_settings(settings, timeout_s=min(timeout_s, 10.0)) as control:
         try:
             rooms = await control.list_rooms()
         except ControlPlaneError as error:
-            engine.control_plane_error(error)
-            return DoctorResult(None, _server_only(engine.evaluate(clock())), clock() - started)
-        engine.server_ok()
+            model.apply(ControlPlaneAnswered(False, error.kind, str(error)))
+            return DoctorResult(None, _server_only(model.evaluate(clock())), clock() - started)
+        model.apply(ControlPlaneAnswered(True))
         chosen = next((r for r in rooms if r.name == room), None) if room else _newest(rooms)
         if chosen is None:
-            checks = _server_only(engine.evaluate(clock()))
+            checks = _server_only(model.evaluate(clock()))
             missing = f"no active room named {room}" if room else "no active room to observe"
             checks.append(
                 Check(
@@ -121,10 +128,11 @@ async def diagnose(
                 )
             )
             return DoctorResult(room, checks, clock() - started)
-        engine.state.reset(chosen.name, now=clock())
-        engine.set_room(chosen.name, chosen.created_at, now=clock(), wall_now=datetime.now(UTC))
-        checks = await _observe(engine, control, settings, chosen.name, deadline, clock)
-    return DoctorResult(chosen.name, checks, clock() - started)
+        model.reset(chosen.name, now=clock())
+        checks = await _observe(model, control, settings, chosen.name, deadline, clock, record)
+    return DoctorResult(
+        chosen.name, checks, clock() - started, model.recording.get(chosen.name, "")
+    )
 
 
 def _server_only(checks: list[Check]) -> list[Check]:
@@ -132,38 +140,38 @@ def _server_only(checks: list[Check]) -> list[Check]:
 
 
 async def _observe(
-    engine: Diagnostics,
+    model: RoomModel,
     control: ControlPlane,
     settings: LiveKitSettings,
     room: str,
     deadline: float,
     clock: Callable[[], float],
+    record: RunStore | None,
 ) -> list[Check]:
-    # A unique identity: a second participant with the dashboard's observer identity would
-    # disconnect the dashboard's observer.
-    identity = f"dispatch-tui-doctor-{secrets.token_hex(3)}"
-    token = observer_token(settings.api_key, settings.api_secret, room, identity=identity)
-    observer = RoomObserver(settings.url, token, room, engine.apply)
-    next_listing = clock()
+    # The same watch as the dashboard's, under a unique identity: a second participant with the
+    # dashboard's observer identity would disconnect the dashboard's observer.
+    watch = RoomWatch(
+        settings,
+        control,
+        model.apply,
+        poll_interval_s=DISPATCH_POLL_S,
+        observer_identity=f"dispatch-tui-doctor-{secrets.token_hex(3)}",
+        record=record,
+    )
     try:
-        # A failed join is reported to the engine as an ObserverStatus "failed".
+        watch.start()
+        # A failed join is reported to the model as an ObserverStatus "failed".
         with contextlib.suppress(ObserverError):
-            await observer.start()
+            await watch.watch(room)
         while True:
-            now = clock()
-            if now >= next_listing:
-                next_listing = now + DISPATCH_POLL_S
-                try:
-                    engine.set_dispatches(room, await control.list_dispatches(room), clock())
-                except ControlPlaneError as error:
-                    engine.control_plane_error(error)
-            checks = engine.evaluate(clock())
+            checks = model.evaluate(clock())
+            watch.note_checks(checks)
             # Stop early once everything passed, or once nothing can change any more.
             if worst(checks) == "ok" or clock() >= deadline:
                 return checks
             await asyncio.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - clock())))
     finally:
-        await observer.aclose()
+        await watch.aclose()
 
 
 def run_doctor(
@@ -174,13 +182,18 @@ def run_doctor(
     agent_name: str,
     out: TextIO,
     err: TextIO,
+    record: RunStore | None = None,
 ) -> int:
     """The ``doctor`` command: print the table on ``out``, a one-line verdict on ``err``."""
-    result = asyncio.run(diagnose(settings, room=room, timeout_s=timeout_s, agent_name=agent_name))
+    result = asyncio.run(
+        diagnose(settings, room=room, timeout_s=timeout_s, agent_name=agent_name, record=record)
+    )
     if result.room:
         print(f"room {_printable(result.room)}", file=out)
     print(format_checks(result.checks), file=out)
     failing = [check.id for check in result.checks if check.status != "ok"]
     verdict = "all checks passed" if not failing else f"{len(failing)} not ok: {', '.join(failing)}"
+    if result.record:
+        print(f"record {_printable(result.record)}", file=out)
     print(f"doctor: {verdict} ({result.elapsed_s:.1f} s)", file=err)
     return result.exit_code

@@ -1,9 +1,10 @@
 """Everything the dashboard drives, without Textual: the LiveKit server (local child or
-remote), the control plane, the in-process agent worker and the room observer.
+remote), the control plane, the in-process agent worker and the room watch.
 
-The app gives plain callables for what happens (domain events, worker and server status)
-and calls the async methods from its workers. One instance per app run;
-``aclose()`` leaves no task, thread or child process behind.
+Whatever happens reaches one sink as events (:data:`tui.core.events.WatchEvent`): the server's
+and the worker's status, the voice setting, and everything the :class:`RoomWatch` reports. The
+app calls the async methods from its workers. One instance per app run; ``aclose()`` leaves no
+task, thread or child process behind.
 """
 
 from __future__ import annotations
@@ -18,13 +19,24 @@ from pathlib import Path
 
 from agents.constants import AGENT_NAME
 from agents.scenario import load_scenario
-from agents.tokens import observer_token
 from tui.core.control_plane import ControlPlane, CreatedRoom, RoomSummary
-from tui.core.events import DomainEvent
+from tui.core.diagnostics import Check
+from tui.core.events import WatchEvent
+from tui.core.infra_events import (
+    ServerStatus,
+    ServerStatusChanged,
+    VoiceConfigured,
+    WorkerStatus,
+    WorkerStatusChanged,
+)
 from tui.core.local_server import LocalServer
-from tui.core.observer import RoomObserver
+from tui.core.log_errors import LogErrorCounter
+from tui.core.record.store import Retention, RunStore
+from tui.core.room_watch import RoomWatch
 from tui.core.settings import DashboardOptions, LiveKitSettings
-from tui.core.worker_runner import InProcessWorker, WorkerStatus
+from tui.core.worker_runner import InProcessWorker
+
+__all__ = ["Backend", "BackendSinks", "ServerStatus", "release_native_runtime"]
 
 logger = logging.getLogger("tui.backend")
 
@@ -37,41 +49,40 @@ observer then takes 100 ms frames from the SDK (:func:`tui.core.audio_level.mete
 """
 
 
-@dataclass(frozen=True, slots=True)
-class ServerStatus:
-    """The LiveKit server the dashboard talks to."""
-
-    state: str
-    """``starting``, ``ready`` or ``failed``."""
-    url: str = ""
-    local: bool = False
-    detail: str = ""
-
-
 @dataclass
 class BackendSinks:
     """Where the backend reports; each may be called from any thread."""
 
-    domain_event: Callable[[DomainEvent], None]
-    worker_status: Callable[[WorkerStatus], None]
-    server_status: Callable[[ServerStatus], None]
+    event: Callable[[WatchEvent], None]
     secrets: Callable[[list[str]], None]
     """Values to redact from every log line from now on."""
 
 
 class Backend:
-    """Server, control plane, worker and observer for one dashboard run."""
+    """Server, control plane, worker and room watch for one dashboard run."""
 
-    def __init__(self, options: DashboardOptions, sinks: BackendSinks) -> None:
+    def __init__(
+        self,
+        options: DashboardOptions,
+        sinks: BackendSinks,
+        *,
+        poll_interval_s: float = 2.0,
+        log_errors: LogErrorCounter | None = None,
+    ) -> None:
         self.options = options
         self._sinks = sinks
+        self._poll_interval_s = poll_interval_s
+        self._log_errors = log_errors
         self._local: LocalServer | None = None
         self._control: ControlPlane | None = None
         self._worker: InProcessWorker | None = None
-        self._observer: RoomObserver | None = None
-        self._observe_lock = asyncio.Lock()
+        self._watch: RoomWatch | None = None
         self.settings: LiveKitSettings | None = options.settings
-        self.observed_room: str | None = None
+
+    @property
+    def observed_room(self) -> str | None:
+        """The room the watch observes (None: none)."""
+        return self._watch.room if self._watch is not None else None
 
     @property
     def local_server(self) -> LocalServer | None:
@@ -89,9 +100,10 @@ class Backend:
 
     async def start(self) -> None:
         """Start (or attach to) the server, then the control plane and the worker."""
+        self._announce_voice()
         settings = self.settings
         if settings is None:
-            self._sinks.server_status(
+            self._server_status(
                 ServerStatus("starting", local=True, detail="starting local livekit-server")
             )
             self._local = LocalServer()
@@ -99,7 +111,7 @@ class Backend:
                 await self._local.astart()
             except Exception as exc:
                 self._local = None
-                self._sinks.server_status(ServerStatus("failed", local=True, detail=str(exc)))
+                self._server_status(ServerStatus("failed", local=True, detail=str(exc)))
                 raise
             settings = LiveKitSettings(
                 self._local.url, self._local.api_key, self._local.api_secret, "local server"
@@ -108,13 +120,41 @@ class Backend:
         self._sinks.secrets([settings.api_secret, os.environ.get("OPENAI_API_KEY", "")])
         self._control = ControlPlane.from_settings(settings)
         await self._control.__aenter__()
-        self._sinks.server_status(
+        self._server_status(
             ServerStatus(
                 "ready", settings.url, local=self._local is not None, detail=settings.source
             )
         )
+        self._watch = RoomWatch(
+            settings,
+            self._control,
+            self._sinks.event,
+            poll_interval_s=self._poll_interval_s,
+            level_interval_s=OBSERVER_LEVEL_INTERVAL_S,
+            log_errors=self._log_errors,
+            record=RunStore(retention=Retention.from_env()) if self.options.record else None,
+        )
+        self._watch.start()
         if not self.options.no_worker:
             await self._start_worker(settings)
+
+    def _announce_voice(self) -> None:
+        # A bad voice setting is reported by the worker itself when it fails to start.
+        from agents.voices import VoiceConfigError, resolve_voice_mode
+
+        with contextlib.suppress(VoiceConfigError):
+            self._sinks.event(
+                VoiceConfigured(
+                    resolve_voice_mode(self.options.voice),
+                    key_present=bool(os.environ.get("OPENAI_API_KEY", "").strip()),
+                )
+            )
+
+    def _server_status(self, status: ServerStatus) -> None:
+        self._sinks.event(ServerStatusChanged(status))
+
+    def _worker_status(self, status: WorkerStatus) -> None:
+        self._sinks.event(WorkerStatusChanged(status))
 
     async def _start_worker(self, settings: LiveKitSettings) -> None:
         # Imported here: livekit-agents and the voices load slowly, and --no-worker skips them.
@@ -130,13 +170,11 @@ class Backend:
             )
         except VoiceConfigError as exc:
             logger.error("agent worker not started: %s", exc)
-            self._sinks.worker_status(
-                WorkerStatus("failed", detail=str(exc), agent_name=AGENT_NAME)
-            )
+            self._worker_status(WorkerStatus("failed", detail=str(exc), agent_name=AGENT_NAME))
             return
         # The worker says "failed" soon if it cannot register at all, but once registered it
         # outlives a slow server restart, reporting "reconnecting" (see tui.core.worker_runner).
-        self._worker = InProcessWorker(server, self._sinks.worker_status, agent_name=AGENT_NAME)
+        self._worker = InProcessWorker(server, self._worker_status, agent_name=AGENT_NAME)
         await self._worker.start()
 
     async def create_room(self, scenario_path: Path) -> CreatedRoom:
@@ -162,37 +200,28 @@ class Backend:
 
     async def observe(self, room: str | None) -> None:
         """Switch the hidden observer to ``room`` (None: observe nothing)."""
-        async with self._observe_lock:
-            previous, self._observer = self._observer, None
-            if previous is not None:
-                await previous.aclose()
-            self.observed_room = room
+        if self._watch is None:
             if room is None:
                 return
-            settings = self.settings
-            assert settings is not None
-            token = observer_token(settings.api_key, settings.api_secret, room)
-            observer = RoomObserver(
-                settings.url,
-                token,
-                room,
-                self._sinks.domain_event,
-                level_interval_s=OBSERVER_LEVEL_INTERVAL_S,
-            )
-            self._observer = observer
-            try:
-                await observer.start()
-            except BaseException:
-                # Cancelled by a newer switch, or failed: never leave a half-joined observer.
-                self._observer = None
-                await observer.aclose()
-                raise
+            raise RuntimeError("backend not started")
+        await self._watch.watch(room)
+
+    def note_checks(self, checks: list[Check]) -> None:
+        """Record the observed room's checks whose status changed (when recording)."""
+        if self._watch is not None:
+            self._watch.note_checks(checks)
+
+    async def poll(self) -> None:
+        """Poll the control plane now (rooms, the observed room's dispatches and jobs)."""
+        if self._watch is not None:
+            await self._watch.poll()
 
     async def aclose(self) -> None:
         """Observer, worker (sessions, job threads), control plane, local server: in order."""
         logger.info("shutting down: observer")
-        with contextlib.suppress(Exception):
-            await self.observe(None)
+        if self._watch is not None:
+            watch, self._watch = self._watch, None
+            await watch.aclose()
         if self._worker is not None:
             logger.info("shutting down: agent worker")
             worker, self._worker = self._worker, None

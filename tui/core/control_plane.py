@@ -27,7 +27,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Literal
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -36,6 +35,9 @@ from livekit import api
 from agents.constants import AGENT_NAME
 from agents.scenario import LOAD_ID_PATTERN, Scenario
 from tui.core.control_plane_jobs import RoomJob, jobs_of
+from tui.core.infra_events import ControlPlaneErrorKind, RoomSummary
+
+__all__ = ["ControlPlane", "ControlPlaneError", "CreatedRoom", "DispatchSummary", "RoomSummary"]
 from tui.core.redaction import redact
 from tui.core.settings import LiveKitSettings
 
@@ -53,7 +55,7 @@ SECONDS_PER_TURN = 20
 # after a restart, short enough that finished conversations do not linger.
 DEPARTURE_TIMEOUT_S = 20
 
-ErrorKind = Literal["unreachable", "credentials", "not_found", "server"]
+ErrorKind = ControlPlaneErrorKind
 
 
 class ControlPlaneError(RuntimeError):
@@ -72,18 +74,6 @@ class CreatedRoom:
     name: str
     dispatch_id: str
     sid: str
-
-
-@dataclass(frozen=True)
-class RoomSummary:
-    """One row of the room list."""
-
-    name: str
-    sid: str
-    num_participants: int
-    created_at: datetime | None
-    load_id: str | None
-    """The scenario's load id when the room was created by dispatch-tui, else None."""
 
 
 @dataclass(frozen=True)

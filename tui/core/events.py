@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, TypeAlias
 
+from tui.core.infra_events import INFRA_EVENT_TYPES, InfraEvent
+
 Attributes: TypeAlias = tuple[tuple[str, str], ...]
 """Participant attributes as sorted ``(key, value)`` pairs: immutable, hashable, comparable."""
 
@@ -260,3 +262,9 @@ DOMAIN_EVENT_TYPES: tuple[type, ...] = (
     JobsListed,
 )
 """The members of :data:`DomainEvent`, for ``isinstance`` checks and exhaustive tests."""
+
+WatchEvent: TypeAlias = DomainEvent | InfraEvent
+"""Everything one watch reports: the room's own events and those about the server, the control
+plane, the worker and the room list around it (:mod:`tui.core.infra_events`)."""
+
+WATCH_EVENT_TYPES: tuple[type, ...] = DOMAIN_EVENT_TYPES + INFRA_EVENT_TYPES

@@ -46,7 +46,9 @@ from tui.core.session_channel import SessionChannelReader
 
 logger = logging.getLogger("tui.observer")
 
-Sink = Callable[[DomainEvent], None]
+Sink = Callable[[DomainEvent], object]
+AudioSink = Callable[[str, rtc.AudioFrame], None]
+"""Receives ``(identity, frame)`` for every audio frame the level meters read (16 kHz mono)."""
 
 
 class ObserverError(RuntimeError):
@@ -84,9 +86,12 @@ class RoomObserver:
         level_interval_s: float = 0.1,
         connect_timeout_s: float = 10.0,
         meter_levels: bool = True,
+        audio_sink: AudioSink | None = None,
     ) -> None:
         if level_interval_s <= 0:
             raise ValueError(f"level_interval_s must be positive, got {level_interval_s}")
+        if audio_sink is not None and not meter_levels:
+            raise ValueError("audio_sink needs meter_levels=True: the meters read the frames")
         self._url = url
         self._token = token
         self.room_name = room_name
@@ -95,6 +100,8 @@ class RoomObserver:
         self._meter_levels = meter_levels
         """False: no audio frames reach Python (no ``AudioLevel`` events), for watchers of many
         rooms that only need joins, tracks and transcripts."""
+        self._audio_sink = audio_sink
+        """Also handed every metered frame (a call recorder); None costs nothing."""
         self._connect_timeout_s = connect_timeout_s
         self._room: rtc.Room | None = None
         self._handlers: dict[str, Callable[..., None]] = {}
@@ -300,6 +307,7 @@ class RoomObserver:
                 room=self.room_name,
                 identity=identity,
                 sid=sid,
+                frames=self._audio_sink,
             )
         finally:
             if self._meters.get(sid) is asyncio.current_task():

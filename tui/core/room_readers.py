@@ -37,8 +37,13 @@ async def read_levels(
     room: str,
     identity: str,
     sid: str,
+    frames: Callable[[str, rtc.AudioFrame], None] | None = None,
 ) -> None:
-    """Emit an :class:`AudioLevel` for ``track`` every ``interval_s`` until cancelled."""
+    """Emit an :class:`AudioLevel` for ``track`` every ``interval_s`` until cancelled.
+
+    ``frames``, when given, also receives ``(identity, frame)`` for every frame read (16 kHz
+    mono int16, the meter's own frames: recording costs no second stream).
+    """
     frame_ms = meter_frame_ms(interval_s)
     stream = rtc.AudioStream.from_track(
         track=track,
@@ -51,6 +56,13 @@ async def read_levels(
     meter = LevelMeter(interval_s)
     try:
         async for frame_event in stream:
+            if frames is not None:
+                try:
+                    frames(identity, frame_event.frame)
+                except Exception:
+                    # a broken recorder must not silence the meter: say so once, stop feeding it
+                    logger.exception("audio frame sink failed for %s; no more frames", identity)
+                    frames = None
             samples = np.frombuffer(frame_event.frame.data, dtype=np.int16)
             now = time.monotonic()
             level = meter.add(samples, now)

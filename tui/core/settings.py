@@ -52,6 +52,8 @@ class DashboardOptions:
     """Do not run the in-process agent worker (another worker serves the rooms)."""
     voice: str | None
     """``"realtime"``, ``"offline"`` or None to choose automatically."""
+    record: bool = True
+    """Record every observed room (:mod:`tui.core.record`)."""
 
 
 def _clean(value: str | None) -> str | None:

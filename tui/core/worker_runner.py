@@ -16,18 +16,19 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from livekit.agents import AgentServer
+
+from tui.core.infra_events import WorkerState, WorkerStatus
+
+__all__ = ["InProcessWorker", "WorkerState", "WorkerStatus", "retry_budget_s"]
 
 logger = logging.getLogger("tui.worker")
 
 # AgentServer.run() copies its URL and credentials into os.environ; put them back afterwards
 # so nothing else in the process (or its children) inherits a secret it was not given.
 _ENV_WRITTEN_BY_SERVER = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
-
-WorkerState = Literal["off", "starting", "registered", "reconnecting", "failed", "stopped"]
 
 REGISTER_TIMEOUT_S = 10.0
 """How long the first registration may take before the worker reports ``failed``."""
@@ -45,20 +46,6 @@ def retry_budget_s(max_retry: int) -> float:
     + 10 + ... (about an hour for ``RECONNECT_MAX_RETRY``).
     """
     return float(sum(min(count * 2, 10) for count in range(max_retry)))
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerStatus:
-    """What the in-process worker is doing, for the header and diagnostics.
-
-    ``reconnecting``: the worker lost the server it had registered with and is retrying;
-    ``worker_id`` is the lost registration's, ``detail`` says since when and for how long.
-    """
-
-    state: WorkerState
-    worker_id: str = ""
-    detail: str = ""
-    agent_name: str = ""
 
 
 class InProcessWorker:

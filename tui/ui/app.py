@@ -7,12 +7,9 @@ appear because the observer saw the agents, never because a key was pressed.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from textual import on, work
@@ -23,30 +20,30 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.worker import Worker, WorkerState
 
-from agents.voices import VoiceConfigError, resolve_voice_mode
 from tui.core.agent_view import EXPECTED_ROLES
-from tui.core.backend import (
-    Backend,
-    BackendSinks,
-    ServerStatus,
-    release_native_runtime,
-)
-from tui.core.control_plane import ControlPlaneError, RoomSummary
+from tui.core.backend import Backend, BackendSinks, release_native_runtime
+from tui.core.control_plane import ControlPlaneError
 from tui.core.control_plane_jobs import RoomWorkers
-from tui.core.diagnostics import Diagnostics, LogErrorCounter
-from tui.core.events import DomainEvent, JobsListed, ObserverStatus, SessionEvent
+from tui.core.diagnostics import Diagnostics
+from tui.core.events import JobsListed, ObserverStatus, SessionEvent, WatchEvent
+from tui.core.infra_events import (
+    ControlPlaneAnswered,
+    RoomsListed,
+    RoomSummary,
+    ServerStatus,
+    ServerStatusChanged,
+    WorkerStatus,
+    WorkerStatusChanged,
+)
 from tui.core.jobs import lost_job_notice
 from tui.core.latency import LatencyBook
 from tui.core.log_bridge import LogCapture, default_log_path
+from tui.core.log_errors import LogErrorCounter
 from tui.core.notices import session_notice
+from tui.core.room_model import RoomModel
 from tui.core.settings import DashboardOptions
 from tui.core.state import RoomState
-from tui.core.worker_runner import WorkerStatus
-from tui.ui.messages import (
-    DomainEventMessage,
-    ServerStatusChanged,
-    WorkerStatusChanged,
-)
+from tui.ui.messages import DomainEventMessage
 from tui.ui.room_controls import RoomControls
 from tui.ui.room_renderer import PANE_TITLES, RoomRenderer
 from tui.ui.screens.diagnostics import DiagnosticsScreen
@@ -93,32 +90,48 @@ class DispatchApp(App[None]):
         super().__init__()
         self.options = options
         self.log_capture = log_capture
-        self.state = RoomState()
-        self.latency = LatencyBook()
-        self.diagnostics = Diagnostics(self.state, in_process_worker=not options.no_worker)
-        self._log_errors = LogErrorCounter(
-            self.diagnostics, time.monotonic, lambda: log_capture.formatter.secrets
-        )
-        self.rooms: list[RoomSummary] = []
+        self.model = RoomModel(in_process_worker=not options.no_worker)
+        """The one reducer: state, latency, diagnostics and status all read from it."""
+        self._log_errors = LogErrorCounter(time.monotonic, lambda: log_capture.formatter.secrets)
         self.room_workers = RoomWorkers()
         """The worker of each room (for the room list) and the lost jobs already reported."""
-        self.worker_status = WorkerStatus("off")
-        self.server_status = ServerStatus("starting")
         self.backend = Backend(
             options,
-            BackendSinks(
-                domain_event=self._post_domain_event,
-                worker_status=self._post_worker_status,
-                server_status=self._post_server_status,
-                secrets=log_capture.add_secrets,
-            ),
+            BackendSinks(event=self._post_event, secrets=log_capture.add_secrets),
+            poll_interval_s=rooms_interval_s,
+            log_errors=self._log_errors,
         )
-        self._rooms_interval_s = rooms_interval_s
         self._render_check_s = render_check_s
         self.renderer = RoomRenderer(self, stream_render_s)
         self.controls = RoomControls(self)
+        self._control_plane_failing = False
         self._quitting = False
         self._backend_closed = False
+
+    @property
+    def state(self) -> RoomState:
+        return self.model.state
+
+    @property
+    def diagnostics(self) -> Diagnostics:
+        return self.model.diagnostics
+
+    @property
+    def latency(self) -> LatencyBook:
+        return self.model.latency
+
+    @property
+    def rooms(self) -> tuple[RoomSummary, ...]:
+        """The server's rooms as last listed, newest first."""
+        return self.model.rooms
+
+    @property
+    def worker_status(self) -> WorkerStatus:
+        return self.model.worker
+
+    @property
+    def server_status(self) -> ServerStatus:
+        return self.model.server
 
     # -- layout
 
@@ -150,24 +163,12 @@ class DispatchApp(App[None]):
         self.query_one(StatusBar).set_observer("no room", "pending")
         self.set_interval(self._render_check_s, self.renderer.render)
         logging.getLogger().addHandler(self._log_errors)
-        # A bad voice setting is reported by the worker itself when it fails to start.
-        with contextlib.suppress(VoiceConfigError):
-            self.diagnostics.set_voice(
-                resolve_voice_mode(self.options.voice),
-                key_present=bool(os.environ.get("OPENAI_API_KEY")),
-            )
         self._start_backend()
 
-    # -- sinks (any thread)
+    # -- the sink (any thread)
 
-    def _post_domain_event(self, event: DomainEvent) -> None:
+    def _post_event(self, event: WatchEvent) -> None:
         self.post_message(DomainEventMessage(event))
-
-    def _post_worker_status(self, status: WorkerStatus) -> None:
-        self.post_message(WorkerStatusChanged(status))
-
-    def _post_server_status(self, status: ServerStatus) -> None:
-        self.post_message(ServerStatusChanged(status))
 
     # -- backend work
 
@@ -175,47 +176,12 @@ class DispatchApp(App[None]):
     async def _start_backend(self) -> None:
         logger.info("log file: %s", self.log_capture.log_path)
         await self.backend.start()
-        self.set_interval(self._rooms_interval_s, self.action_refresh_rooms)
-        self.action_refresh_rooms()
 
     @work(exclusive=True, group="rooms", exit_on_error=False, name="list rooms")
-    async def _refresh_rooms(self) -> None:
-        rooms = await self.backend.list_rooms()
-        rooms.sort(
-            key=lambda room: room.created_at.timestamp() if room.created_at else 0.0, reverse=True
-        )
-        if self._backend_closed:
-            return
-        self.diagnostics.server_ok()
-        observed = next((room for room in rooms if room.name == self.state.room), None)
-        if observed is not None:
-            self.diagnostics.set_room(
-                observed.name, observed.created_at, now=time.monotonic(), wall_now=datetime.now(UTC)
-            )
-            dispatches, jobs = await self.backend.control.list_jobs(observed.name)
-            self.diagnostics.set_dispatches(observed.name, dispatches, time.monotonic())
-            self._post_domain_event(JobsListed(observed.name, tuple(jobs)))
-        await self._look_up_a_worker(rooms)
-        if self._backend_closed:
-            return
-        self.rooms = rooms
-        room_list = self.query_one(RoomList)
-        room_list.show_rooms(rooms, self.state.room or None, self._worker_labels(rooms))
-        if self.backend.observed_room is None and rooms and not self._quitting:
-            self.switch_room(rooms[0].name)
+    async def _poll_now(self) -> None:
+        await self.backend.poll()
 
-    async def _look_up_a_worker(self, rooms: list[RoomSummary]) -> None:
-        """Learn the worker of one more room for the room list (one room per refresh)."""
-        names = [room.name for room in rooms]
-        self.room_workers.keep_only(names)
-        room = self.room_workers.next_lookup(names, self.state.room, time.monotonic())
-        if room is not None:
-            # cosmetic: a room closing meanwhile is not worth an error
-            with contextlib.suppress(ControlPlaneError):
-                _, jobs = await self.backend.control.list_jobs(room)
-                self.room_workers.learn(room, jobs)
-
-    def _worker_labels(self, rooms: list[RoomSummary]) -> dict[str, str]:
+    def _worker_labels(self, rooms: Iterable[RoomSummary]) -> dict[str, str]:
         """Room -> ``AW_… pid 1234@host`` for the rooms whose worker is known."""
         self.room_workers.processes.update(self.state.worker_processes)
         return self.room_workers.labels(room.name for room in rooms)
@@ -231,7 +197,7 @@ class DispatchApp(App[None]):
         error = event.worker.error
         message = str(error) or type(error).__name__
         if isinstance(error, ControlPlaneError):
-            self.diagnostics.control_plane_error(error)
+            self._post_event(ControlPlaneAnswered(False, error.kind, str(error)))
         logger.error("%s failed: %s", event.worker.name, message)
         self.notify(f"{event.worker.name} failed: {message}", severity="error", timeout=10)
         if event.worker.group == "observer":
@@ -253,45 +219,68 @@ class DispatchApp(App[None]):
     # -- messages
 
     def on_domain_event_message(self, message: DomainEventMessage) -> None:
+        """Every event goes to the model first; then the few that the screen reacts to."""
         event = message.event
+        self.model.apply(event)
         if isinstance(event, ObserverStatus) and event.room == self.state.room:
             self.query_one(StatusBar).show_observer_status(event)
-        self.state.apply(event)
-        self.diagnostics.apply(event)
-        if isinstance(event, JobsListed) and event.room == self.state.room:
+        elif isinstance(event, JobsListed):
             self._on_jobs_listed(event)
         elif isinstance(event, SessionEvent):
             self._on_session_event(event)
+        elif isinstance(event, RoomsListed):
+            self._on_rooms_listed()
+        elif isinstance(event, WorkerStatusChanged):
+            self._on_worker_status(event.status)
+        elif isinstance(event, ServerStatusChanged):
+            self._on_server_status(event.status)
+        elif isinstance(event, ControlPlaneAnswered):
+            self._on_control_plane(event)
+
+    def _on_rooms_listed(self) -> None:
+        if self.closing:
+            return
+        rooms = self.rooms
+        self.room_workers.keep_only(room.name for room in rooms)
+        room_list = self.query_one(RoomList)
+        room_list.show_rooms(list(rooms), self.state.room or None, self._worker_labels(rooms))
+        if self.backend.observed_room is None and rooms:
+            self.switch_room(rooms[0].name)
 
     def _on_jobs_listed(self, event: JobsListed) -> None:
         """Remember the room's worker for the room list; report each lost job once."""
         self.room_workers.learn(event.room, event.jobs)
+        if event.room != self.state.room:
+            return
         for job in self.room_workers.newly_lost(event.jobs):
             notice = lost_job_notice(job, self.state.process_of(job))
             logger.warning("room %s: %s", event.room, notice)
             self.notify(notice, severity="error", timeout=15, markup=False)
 
-    def on_worker_status_changed(self, message: WorkerStatusChanged) -> None:
-        status = self.worker_status = message.status
-        self.diagnostics.worker_status(status, time.monotonic())
+    def _on_worker_status(self, status: WorkerStatus) -> None:
         self.query_one(StatusBar).show_worker_status(status)
         if status.state == "failed":
             self.notify(f"Agent worker failed: {status.detail}", severity="error", timeout=10)
 
-    def on_server_status_changed(self, message: ServerStatusChanged) -> None:
-        status = self.server_status = message.status
+    def _on_server_status(self, status: ServerStatus) -> None:
         self.query_one(StatusBar).show_server_status(status)
-        if status.state == "ready":
-            self.diagnostics.server_ok()
-        elif status.state == "failed":
-            self.diagnostics.server_failed(status.detail)
+        if status.state == "failed":
             self.notify(f"LiveKit server: {status.detail}", severity="error", timeout=10)
+
+    def _on_control_plane(self, event: ControlPlaneAnswered) -> None:
+        """Say so once when the server stops answering, and once when it is back."""
+        failing = not event.ok and event.kind != "not_found"
+        if failing and not self._control_plane_failing:
+            logger.error("control plane: %s", event.detail)
+            self.notify(f"LiveKit server: {event.detail}", severity="error", timeout=10)
+        elif event.ok and self._control_plane_failing:
+            logger.info("control plane answers again")
+        self._control_plane_failing = failing
 
     def _on_session_event(self, event: SessionEvent) -> None:
         """Latency and notifications from an agent's session, as read from the room."""
         if event.kind == "turn":
-            self.latency.record_turn(event.room, event.role, event.payload)
-            self.renderer.invalidate()
+            self.renderer.invalidate()  # the model recorded its latency
         notice = session_notice(event)
         if notice is not None:
             self.notify(notice.text, severity=notice.severity, timeout=notice.timeout)
@@ -320,7 +309,7 @@ class DispatchApp(App[None]):
 
     def action_refresh_rooms(self) -> None:
         if self.backend.settings is not None and not self._quitting:
-            self._refresh_rooms()
+            self._poll_now()
 
     def action_log_level(self) -> None:
         self.query_one(LogPane).cycle_level()

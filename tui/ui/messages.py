@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from tui.core.backend import ServerStatus
-from tui.core.events import AudioLevel, DomainEvent
-from tui.core.worker_runner import WorkerStatus
+from tui.core.events import AudioLevel, WatchEvent
 
 
 class DomainEventMessage(Message):
-    """Carries one domain event from the observer to the app."""
+    """Carries one event from the backend's sink (any thread) to the app."""
 
-    def __init__(self, event: DomainEvent) -> None:
+    def __init__(self, event: WatchEvent) -> None:
         super().__init__()
         self.event = event
 
@@ -26,19 +24,3 @@ class DomainEventMessage(Message):
             and message.event.identity == self.event.identity
             and message.event.room == self.event.room
         )
-
-
-class WorkerStatusChanged(Message):
-    """The in-process agent worker changed state."""
-
-    def __init__(self, status: WorkerStatus) -> None:
-        super().__init__()
-        self.status = status
-
-
-class ServerStatusChanged(Message):
-    """The LiveKit server (local or remote) changed state."""
-
-    def __init__(self, status: ServerStatus) -> None:
-        super().__init__()
-        self.status = status

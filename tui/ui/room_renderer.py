@@ -9,6 +9,7 @@ within ``render_check_s``, streaming levels and transcript words at most every
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from textual.containers import Horizontal
@@ -32,6 +33,12 @@ ROLE_RULES: dict[AgentRole, str] = {
 
 
 CHECK_HEALTH: Final = {"ok": "ok", "warn": "pending", "pending": "pending", "fail": "bad"}
+
+
+def _home_relative(path: str) -> str:
+    """``~/...`` for paths under the home folder: the title line is short."""
+    home = str(Path.home())
+    return "~" + path[len(home) :] if path.startswith(home + "/") else path
 
 
 class RoomRenderer:
@@ -69,7 +76,9 @@ class RoomRenderer:
             people = f"  {count} participant{'s' if count != 1 else ''} seen"
         else:
             people = f"  {listed.num_participants} participants" if listed else ""
-        return f"room {state.room}{load}{people}"
+        run_dir = self.app.model.recording.get(state.room)
+        record = f"  rec {_home_relative(run_dir)}" if run_dir else ""
+        return f"room {state.room}{load}{people}{record}"
 
     def _missing_reason(self, role: AgentRole) -> str:
         state = self.app.state
@@ -109,6 +118,7 @@ class RoomRenderer:
         except NoMatches:
             return  # the screen is being torn down
         checks = self.app.diagnostics.evaluate(now)
+        self.app.backend.note_checks(checks)
         status_bar.set_checks(summary(checks), CHECK_HEALTH[worst(checks)])
         self.app.query_one(JobsLine).show_jobs(self.app.state)
         self.show_room_title()

@@ -2,6 +2,6 @@
 check group (``infra``, ``voice``, ``room``, ``audio``)."""
 
 from tui.core.diagnostics.check import Check, Status, Thresholds, summary, worst
-from tui.core.diagnostics.engine import Diagnostics, LogErrorCounter
+from tui.core.diagnostics.engine import Diagnostics
 
-__all__ = ["Check", "Diagnostics", "LogErrorCounter", "Status", "Thresholds", "summary", "worst"]
+__all__ = ["Check", "Diagnostics", "Status", "Thresholds", "summary", "worst"]

@@ -27,11 +27,9 @@ Facts measured on livekit-server 1.13.5 (see tests/test_faults_e2e.py):
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from agents.constants import AGENT_NAME, AGENT_STATE_ATTRIBUTE
 from tui.core.agent_view import EXPECTED_ROLES
@@ -42,17 +40,24 @@ from tui.core.diagnostics.facts import DispatchSeen, Facts, Heard, RoomSessions,
 from tui.core.events import (
     AttributesChanged,
     AudioLevel,
-    DomainEvent,
     ParticipantJoined,
     SessionEvent,
     TranscriptSegment,
+    WatchEvent,
 )
-from tui.core.redaction import redact, redact_tokens
+from tui.core.infra_events import (
+    INFRA_EVENT_TYPES,
+    ControlPlaneAnswered,
+    DispatchesListed,
+    InfraEvent,
+    RoomCreated,
+    ServerStatusChanged,
+    VoiceConfigured,
+    WorkerLogErrors,
+    WorkerStatus,
+    WorkerStatusChanged,
+)
 from tui.core.state import RoomState
-
-if TYPE_CHECKING:
-    from tui.core.control_plane import ControlPlaneError
-    from tui.core.worker_runner import WorkerStatus
 
 _SOUND_GAP_S: Final = 0.35
 """Levels arrive every 0.1 s: a longer gap between audible levels ends a sound interval."""
@@ -75,24 +80,22 @@ class DispatchLike(Protocol):
 class Diagnostics:
     """The checks of one dashboard (or ``doctor``) run; see the module docstring.
 
-    ``state`` is the room model the app already maintains: pass it to share it (then call
-    :meth:`apply` after ``state.apply`` for the engine's own bookkeeping), or leave it out and
-    the engine keeps its own, which :meth:`apply` then updates too.
-    ``in_process_worker`` says whether worker status, session events and the worker log reach
-    the engine; without them (``doctor``, ``--no-worker``) those checks are inferred from the
-    room or left out.
+    ``state`` is the room model it reads (the :class:`~tui.core.room_model.RoomModel` applies
+    each event to the state first, then to :meth:`apply` for the engine's own bookkeeping).
+    ``in_process_worker`` says whether worker status and the worker log reach the engine;
+    without them (``doctor``, ``--no-worker``) those checks are inferred from the room or left
+    out.
     """
 
     def __init__(
         self,
-        state: RoomState | None = None,
+        state: RoomState,
         *,
         expected_agent_name: str = AGENT_NAME,
         in_process_worker: bool = True,
         thresholds: Thresholds | None = None,
     ) -> None:
-        self._owns_state = state is None
-        self.state = state if state is not None else RoomState()
+        self.state = state
         self.expected_agent_name = expected_agent_name
         self.in_process_worker = in_process_worker
         self.thresholds = thresholds or Thresholds()
@@ -124,12 +127,13 @@ class Diagnostics:
 
     # ------------------------------------------------------------------ inputs
 
-    def apply(self, event: DomainEvent) -> None:
-        """Note a domain event (and apply it to the state when the engine owns it)."""
-        if self._owns_state:
-            self.state.apply(event)
+    def apply(self, event: WatchEvent) -> None:
+        """Note one event: the engine's only input (after the state has applied it)."""
+        if isinstance(event, INFRA_EVENT_TYPES):
+            self._apply_infra(event)  # type: ignore[arg-type]
+            return
         if isinstance(event, SessionEvent):
-            self.session_event(event.room, event.role, event.kind, event.payload, event.at)
+            self._session_event(event.room, event.role, event.kind, event.payload, event.at)
             return
         if event.room != self.state.room:
             return
@@ -147,6 +151,31 @@ class Diagnostics:
         elif isinstance(event, TranscriptSegment):
             self._heard.setdefault(event.identity, Heard()).last_transcript_at = event.at
 
+    def _apply_infra(self, event: InfraEvent) -> None:
+        if isinstance(event, ServerStatusChanged):
+            if event.status.state == "ready":
+                self._server_ok()
+            elif event.status.state == "failed":
+                self._server_failed(event.status.detail)
+        elif isinstance(event, ControlPlaneAnswered):
+            if event.ok:
+                self._server_ok()
+            elif event.kind != "not_found":  # the room went away: not a server problem
+                self._server_failed(event.detail, event.kind)
+        elif isinstance(event, WorkerStatusChanged):
+            self._worker_status(event.status, event.at)
+        elif isinstance(event, VoiceConfigured):
+            self._voice_mode = event.mode
+            if event.key_present is not None:
+                self._key_present = event.key_present
+        elif isinstance(event, RoomCreated):
+            self._set_room(event.room, event.created_at, now=event.at, wall_now=event.wall_at)
+        elif isinstance(event, DispatchesListed):
+            self._set_dispatches(event.room, event.dispatches, event.at)
+        elif isinstance(event, WorkerLogErrors):
+            self._log_errors = event.count
+            self._log_last, self._log_last_at = event.last, event.last_at
+
     def _on_level(self, event: AudioLevel) -> None:
         heard = self._heard.setdefault(event.identity, Heard())
         if heard.first_level_at is None:
@@ -163,23 +192,15 @@ class Diagnostics:
         # The level covers the interval that ended at event.at: the sound began before it.
         heard.sound_start, heard.sound_end = event.at - 0.1, event.at
 
-    def server_ok(self) -> None:
-        """A control-plane call (or the server start) succeeded."""
+    def _server_ok(self) -> None:
         self._server_state, self._server_detail = "ok", ""
 
-    def server_failed(self, message: str, kind: str = "server") -> None:
-        """The server could not be started or a call failed; ``kind`` as ControlPlaneError."""
+    def _server_failed(self, message: str, kind: str = "server") -> None:
         state: Literal["unreachable", "credentials", "error"]
         state = kind if kind in ("unreachable", "credentials") else "error"  # type: ignore[assignment]
         self._server_state, self._server_detail = state, one_line(message)
 
-    def control_plane_error(self, error: ControlPlaneError) -> None:
-        """A ``ControlPlaneError``: unreachable and credentials become server checks."""
-        if error.kind == "not_found":
-            return  # the room went away: not a server problem
-        self.server_failed(str(error), error.kind)
-
-    def worker_status(self, status: WorkerStatus, at: float) -> None:
+    def _worker_status(self, status: WorkerStatus, at: float) -> None:
         """The in-process worker's status (``tui.core.worker_runner.WorkerStatus``)."""
         if self._worker is None or self._worker.state != status.state:
             self._worker_since = at
@@ -189,16 +210,10 @@ class Diagnostics:
         if status.state == "failed" and "OPENAI_API_KEY" in status.detail:
             self._key_present = False
 
-    def set_voice(self, mode: str | None, *, key_present: bool | None = None) -> None:
-        """The voice the worker uses (``realtime``/``offline``) and whether a key is set."""
-        self._voice_mode = mode
-        if key_present is not None:
-            self._key_present = key_present
-
-    def session_event(
+    def _session_event(
         self, room: str, role: str, kind: str, payload: dict[str, Any], at: float
     ) -> None:
-        """One worker session event (see ``agents.session_events.JobEvents``)."""
+        # One agent session's event as read from the room (agents.session_events).
         sessions = self._sessions.get(room)
         if sessions is None:
             sessions = self._sessions[room] = RoomSessions()
@@ -241,17 +256,16 @@ class Diagnostics:
             sessions.realtime_recoverable = recoverable
             sessions.realtime_error_at = at
 
-    def set_room(
+    def _set_room(
         self, name: str, created_at: datetime | None, *, now: float, wall_now: datetime
     ) -> None:
-        """The observed room's creation time (wall clock), mapped onto the monotonic clock."""
+        # The observed room's creation time (wall clock), mapped onto the monotonic clock.
         self._room_info_for = name
         self._room_created_at = (
             None if created_at is None else now - max(0.0, (wall_now - created_at).total_seconds())
         )
 
-    def set_dispatches(self, room: str, dispatches: Iterable[DispatchLike], at: float) -> None:
-        """The room's dispatches as just listed (``ControlPlane.list_dispatches``)."""
+    def _set_dispatches(self, room: str, dispatches: Iterable[DispatchLike], at: float) -> None:
         first_poll = self._dispatch_room != room
         previous = {} if first_poll else self._dispatches
         created = self._room_created_at if self._room_info_for == room else None
@@ -269,11 +283,6 @@ class Diagnostics:
                 item.dispatch_id, item.agent_name, item.num_jobs, since
             )
         self._dispatch_room, self._dispatches = room, current
-
-    def log_error(self, message: str, at: float) -> None:
-        """One ERROR (or worse) record of the worker log; thread-safe through the GIL."""
-        self._log_errors += 1
-        self._log_last, self._log_last_at = one_line(message), at
 
     # ------------------------------------------------------------------ evaluation
 
@@ -326,33 +335,3 @@ class Diagnostics:
         if self.in_process_worker:
             checks.append(infra.worker_log(facts))
         return checks
-
-
-class LogErrorCounter(logging.Handler):
-    """Counts ERROR records of any thread into a :class:`Diagnostics`, redacted, on one line.
-
-    Attach it to the root logger next to the log capture. It only increments counters under a
-    lock (no Textual, no message per record); the engine reads them on evaluation.
-    """
-
-    def __init__(
-        self,
-        diagnostics: Diagnostics,
-        clock: Callable[[], float],
-        secrets: Callable[[], Iterable[str]] | None = None,
-    ) -> None:
-        super().__init__(logging.ERROR)
-        self._diagnostics = diagnostics
-        self._clock = clock
-        self._secrets = secrets
-        """A callable returning the secrets to redact (e.g. the capture formatter's)."""
-        self._lock = threading.Lock()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            secrets = list(self._secrets()) if self._secrets is not None else []
-            text = redact_tokens(redact(f"{record.name}: {record.getMessage()}", secrets))
-            with self._lock:
-                self._diagnostics.log_error(text, self._clock())
-        except Exception:  # a broken record must not break the thread that logged it
-            self.handleError(record)

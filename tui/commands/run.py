@@ -1,0 +1,109 @@
+"""``dispatch-tui run``: place calls, check each against its scenario's contracts, report.
+
+The command line becomes a :class:`~tui.core.run_plan.RunPlan` (``run_args``); a runner places
+the calls and returns one :class:`~tui.core.run_plan.CallOutcome` each; every outcome is judged
+(``tui.core.contracts``), written as JUnit and JSON when asked, and summed up in a table on
+stdout and one verdict line on stderr. Exit 0 when every call passed, 1 when any failed or could
+not run, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from tui.commands.run_args import RunInputError, build_plan
+from tui.core.contracts import CallVerdict, judge_call
+from tui.core.junit import write_junit
+from tui.core.run_plan import CallOutcome, CallRunner, RunPlan
+from tui.core.run_summary import format_summary, results_document, summary_rows, verdict_line
+from tui.core.settings import LiveKitSettings
+
+PROG: Final = "dispatch-tui"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class NotWiredError(RuntimeError):
+    """The calls cannot be placed by this build (the runner is not connected yet)."""
+
+
+def run_calls(plan: RunPlan) -> list[CallOutcome]:
+    """Place every call of ``plan``: not wired yet in this branch (see the CallRunner
+    protocol in ``tui.core.run_plan`` for what the real one returns)."""
+    raise NotWiredError(
+        f"placing calls is not wired yet ({len(plan.calls())} calls planned and validated); "
+        "the scenarios and options are valid"
+    )
+
+
+def run_command(
+    args: argparse.Namespace,
+    settings: LiveKitSettings | None,
+    out: TextIO,
+    err: TextIO,
+    *,
+    runner: CallRunner | None = None,
+) -> int:
+    """The ``run`` command from parsed arguments; returns the exit code. ``runner`` defaults
+    to :func:`run_calls`."""
+    try:
+        plan = build_plan(args, settings)
+    except RunInputError as exc:
+        print(f"{PROG}: {_printable(str(exc))}", file=err)
+        return EXIT_USAGE
+    return execute(plan, runner or run_calls, out, err)
+
+
+def _printable(text: str) -> str:
+    """Paths and errors may carry terminal control codes: keep them off the terminal."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def judge(outcomes: Sequence[CallOutcome]) -> list[CallVerdict]:
+    """Each outcome checked against its scenario's contracts."""
+    return [
+        judge_call(
+            outcome.call.scenario,
+            outcome.call.index,
+            None if outcome.report_path is None else str(outcome.report_path),
+            outcome.report,
+            outcome.error,
+        )
+        for outcome in outcomes
+    ]
+
+
+def execute(plan: RunPlan, runner: CallRunner, out: TextIO, err: TextIO) -> int:
+    """Run a checked plan: calls, verdicts, files, table, exit code."""
+    started_at, started = datetime.now(UTC), time.monotonic()
+    try:
+        outcomes = runner(plan)
+    except NotWiredError as exc:
+        print(f"{PROG}: run: {exc}", file=err)
+        return EXIT_FAILED
+    verdicts = judge(outcomes)
+    elapsed_s = time.monotonic() - started
+    try:
+        if plan.junit is not None:
+            write_junit(plan.junit, verdicts, started_at=started_at, elapsed_s=elapsed_s)
+        if plan.json is not None:
+            _write_json(plan.json, results_document(verdicts))
+    except OSError as exc:
+        print(f"{PROG}: run: cannot write results: {_printable(str(exc))}", file=err)
+        return EXIT_FAILED
+    if verdicts:
+        print(format_summary(summary_rows(verdicts)), file=out)
+    print(_printable(verdict_line(verdicts)), file=err)
+    return EXIT_OK if verdicts and all(verdict.passed for verdict in verdicts) else EXIT_FAILED
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, path)
