@@ -1,17 +1,19 @@
-"""The multi-agent worker: one job runs Tim (dispatcher) and Chris (driver) in the same room.
+"""The multi-agent worker: one job runs a scenario's agents (Tim and Chris, or up to six) in one
+room.
 
-Tim is the job participant: ``on_request`` accepts the job with his identity, name and role
-attribute. Chris joins through a second ``rtc.Room`` connected with a token minted in the job, so
-the two sessions never share an identity, an ``lk.agent.state`` attribute or text-stream
-handlers (docs/architecture.md, "Facts that shape the worker"). Neither session listens to
-audio; the ``TurnRelay`` passes the floor.
+The first agent (Tim) is the job participant: ``on_request`` accepts the job with his identity,
+name and role attribute. Every other agent joins through an ``rtc.Room`` of its own connected
+with a token minted in the job, so no two sessions share an identity, an ``lk.agent.state``
+attribute or text-stream handlers (docs/architecture.md, "Facts that shape the worker"). No
+session listens to audio; the ``TurnRelay`` moderates the floor.
 
 Use ``build_server()`` to run the worker in-process (the dashboard: thread executor, started
 with ``await server.run(devmode=True)`` and stopped with ``await server.aclose()``), or run this
 file for the livekit CLI: ``python agents/multi_agent_worker.py dev`` or ``start``.
 
 The worker's parts: ``agents.worker_server`` (``build_server()``, the request handler, the load),
-``agents.call_job`` (the job: both sessions, Chris's room, the relay), ``agents.room_guard`` (the
+``agents.call_job`` (the job: every session, the agents' rooms, the relay), ``agents.call_seats``
+(one agent's room, session and receipts), ``agents.room_guard`` (the
 room-liveness guard), ``agents.session_events`` (session events to the room) and
 ``agents.scenario_source`` (which scenario a job plays). This module is the entry point and
 re-exports their public names.
@@ -32,7 +34,8 @@ from collections.abc import Mapping
 
 from livekit.agents import JobExecutorType
 
-from agents.call_job import agent_room_options, entrypoint
+from agents.call_job import entrypoint
+from agents.call_seats import agent_room_options
 from agents.scenario_source import default_scenario, scenario_for_job
 from agents.session_events import attach_session_events as _attach_session_events
 from agents.worker_config import WorkerConfig
@@ -60,7 +63,7 @@ def main() -> None:
         raise SystemExit(f"error: {exc}") from None
     # `start` drains on SIGTERM/Ctrl-C: it waits for running calls, by default for up to an
     # hour, so a stop during a conversation would hang that long. The calls are short and
-    # can be dispatched again: wait briefly, then close every job (sessions, Chris's room).
+    # can be dispatched again: wait briefly, then close every job (sessions, the agents' rooms).
     server.update_options(drain_timeout=drain_timeout)
     cli.run_app(server)
 

@@ -5,10 +5,10 @@ disposes of open streams and the server drops data that arrives after the leave 
 in 20 lost its final "Goodbye" line that way, at 10 calls at once). Data that another participant
 of the room received has reached the server, which forwards it to every subscriber (the observer
 too) whatever the sender does next. So before the agents leave, the worker waits until each has
-received the other's last final transcript segment and last session event.
+received every other agent's last final transcript segment and last session event.
 
 ``PeerReceipts`` also drops LiveKit's own ``lk.agent.session`` byte streams (the primary session
-publishes them; nothing in the second agent's room consumes them) so the SDK does not log every
+publishes them; nothing in the other agents' rooms consumes them) so the SDK does not log every
 one of them as unhandled.
 """
 

@@ -1,7 +1,9 @@
 """The scenario model: what a dispatch call is about, validated with clear errors.
 
 A scenario file is JSON. Every problem is reported as one line naming the file, the field and
-what was expected, and nothing is created from a scenario that failed validation.
+what was expected, and nothing is created from a scenario that failed validation. Who takes
+part (the pair form or a list of two to six agents), the script and the turn order are read by
+:mod:`agents.scenario_agents`.
 """
 
 from __future__ import annotations
@@ -12,35 +14,53 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from agents.scenario_agents import (
+    DEFAULT_MODEL,
+    IDENTITY_PATTERN,
+    MAX_SCRIPT_LINES,
+    ROLES,
+    Persona,
+    Role,
+    ScriptLine,
+    TurnOrder,
+    agents_to_dict,
+    generated_script,
+    parse_agents,
+    parse_script,
+    parse_turn_order,
+)
 from agents.scenario_expect import Expectations, parse_expectations
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "IDENTITY_PATTERN",
+    "LOAD_ID_PATTERN",
+    "MAX_FILE_BYTES",
+    "MAX_SCRIPT_LINES",
+    "MAX_TEXT_CHARS",
+    "ROLES",
+    "Persona",
+    "Role",
+    "Scenario",
+    "ScenarioError",
+    "ScriptLine",
+    "Stop",
+    "generated_script",
+    "load_scenario",
+    "parse_scenario",
+    "parse_scenario_json",
+    "scenario_from_metadata",
+]
 
 MAX_FILE_BYTES = 256 * 1024
 MAX_TEXT_CHARS = 2000
-MAX_SCRIPT_LINES = 64
-DEFAULT_MODEL = "gpt-4o-realtime-preview-2024-12-17"
 LOAD_ID_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,30}[A-Z0-9]$")
-IDENTITY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-
-Role = Literal["dispatcher", "driver"]
-ROLES: tuple[Role, Role] = ("dispatcher", "driver")
 
 
 class ScenarioError(ValueError):
     """A scenario that cannot be used; the message is one line: where, what, and the fix."""
-
-
-@dataclass(frozen=True)
-class Persona:
-    """One agent of the call: who it is in the room and how it sounds."""
-
-    role: Role
-    name: str
-    identity: str
-    voice: str
-    temperature: float
-    model: str = DEFAULT_MODEL
 
 
 @dataclass(frozen=True)
@@ -52,44 +72,60 @@ class Stop:
 
 
 @dataclass(frozen=True)
-class ScriptLine:
-    """One scripted line for the offline voice."""
-
-    speaker: Role
-    text: str
-
-
-@dataclass(frozen=True)
 class Scenario:
     """A validated dispatch-call scenario."""
 
     load_id: str
     title: str
-    dispatcher: Persona
-    driver: Persona
+    agents: tuple[Persona, ...]
+    """Two to six agents in list order; the first opens the call and is the job participant."""
     pickup: Stop
     delivery: Stop
     situation: str
     max_turns: int = 8
     script: tuple[ScriptLine, ...] = field(default_factory=tuple)
+    turn_order: TurnOrder = "addressed"
     expect: Expectations | None = None
     source: str = "<scenario>"
 
+    @property
+    def roles(self) -> tuple[Role, ...]:
+        """Every agent's role, in list order."""
+        return tuple(persona.role for persona in self.agents)
+
     def persona(self, role: Role) -> Persona:
-        return self.dispatcher if role == "dispatcher" else self.driver
+        """The agent playing ``role``; KeyError if none does."""
+        for persona in self.agents:
+            if persona.role == role:
+                return persona
+        raise KeyError(f"{self.load_id} has no agent with role {role!r}")
+
+    @property
+    def dispatcher(self) -> Persona:
+        """The agent whose role is ``dispatcher`` (every pair-form scenario has one)."""
+        return self.persona("dispatcher")
+
+    @property
+    def driver(self) -> Persona:
+        """The agent whose role is ``driver`` (every pair-form scenario has one)."""
+        return self.persona("driver")
 
     def lines_for(self, role: Role) -> list[str]:
         """The offline voice's lines for one role, scripted or generated from the fields."""
-        script = self.script or generated_script(self)
-        return [line.text for line in script if line.speaker == role]
+        return [line.text for line in self.speaking_order() if line.speaker == role]
+
+    def speaking_order(self) -> tuple[ScriptLine, ...]:
+        """The offline call's lines in order: the script, or one generated from the fields."""
+        return self.script or generated_script(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form stored in room metadata; ``from_dict`` reads it back."""
-        data = asdict(self)
-        data.pop("source")
-        for role in ROLES:
-            # The role is the key the persona sits under; the parser refuses it as a field.
-            data[role].pop("role")
+        """The JSON form stored in room metadata; ``parse_scenario`` reads it back."""
+        data: dict[str, Any] = {}
+        for key, value in asdict(self).items():
+            if key == "agents":
+                data.update(agents_to_dict(self.agents))
+            elif key not in ("source", "turn_order", "expect"):
+                data[key] = value
         for stop in ("pickup", "delivery"):
             if not data[stop]["time"]:
                 # The time is optional; an empty string would be refused when read back.
@@ -99,8 +135,9 @@ class Scenario:
         else:
             # No script means "generate one"; an empty list would be refused when read back.
             data.pop("script")
+        if self.turn_order != "addressed":
+            data["turn_order"] = self.turn_order
         # Compiled patterns are no JSON: the contracts write their own form (absent when None).
-        data.pop("expect")
         if self.expect is not None:
             data["expect"] = self.expect.to_dict()
         return data
@@ -109,21 +146,13 @@ class Scenario:
         return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
-_DEFAULT_PERSONAS: dict[Role, dict[str, Any]] = {
-    "dispatcher": {
-        "name": "Tim",
-        "identity": "dispatcher-tim",
-        "voice": "alloy",
-        "temperature": 0.8,
-    },
-    "driver": {"name": "Chris", "identity": "driver-chris", "voice": "echo", "temperature": 0.7},
-}
-
 _TOP_LEVEL_FIELDS = {
     "load_id",
     "title",
     "dispatcher",
     "driver",
+    "agents",
+    "turn_order",
     "pickup",
     "delivery",
     "situation",
@@ -206,36 +235,6 @@ def _describe(value: object) -> str:
     return type(value).__name__
 
 
-def _persona(reader: _Reader, data: Mapping[str, Any], role: Role, model: str) -> Persona:
-    raw = data.get(role, {})
-    section = reader.mapping(raw, role)
-    defaults = _DEFAULT_PERSONAS[role]
-    unknown = set(section) - {"name", "identity", "voice", "temperature", "model"}
-    if unknown:
-        raise reader.fail(f"{role}.{sorted(unknown)[0]}", "no such field (typo?)")
-    name = reader.text(
-        section, "name", role, required=False, default=defaults["name"], max_chars=64
-    )
-    identity = reader.text(
-        section, "identity", role, required=False, default=defaults["identity"], max_chars=63
-    )
-    if not IDENTITY_PATTERN.match(identity):
-        raise reader.fail(f"{role}.identity", "lowercase letters, digits, '-' or '_'", identity)
-    voice = reader.text(
-        section, "voice", role, required=False, default=defaults["voice"], max_chars=32
-    )
-    temperature = section.get("temperature", defaults["temperature"])
-    if isinstance(temperature, bool) or not isinstance(temperature, int | float):
-        raise reader.fail(f"{role}.temperature", "a number between 0.6 and 1.2", temperature)
-    if not 0.6 <= float(temperature) <= 1.2:
-        # The OpenAI realtime API accepts only this range.
-        raise reader.fail(f"{role}.temperature", "a number between 0.6 and 1.2", temperature)
-    persona_model = reader.text(
-        section, "model", role, required=False, default=model, max_chars=100
-    )
-    return Persona(role, name, identity, voice, float(temperature), persona_model)
-
-
 def _stop(reader: _Reader, data: Mapping[str, Any], key: str) -> Stop:
     if key not in data:
         raise reader.fail(key, "an object with 'location' (missing)")
@@ -247,30 +246,6 @@ def _stop(reader: _Reader, data: Mapping[str, Any], key: str) -> Stop:
         location=reader.text(section, "location", key, max_chars=200),
         time=reader.text(section, "time", key, required=False, max_chars=100),
     )
-
-
-def _script(reader: _Reader, data: Mapping[str, Any]) -> tuple[ScriptLine, ...]:
-    raw = data.get("script")
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise reader.fail("script", "a list of {speaker, text}", raw)
-    if not raw or len(raw) > MAX_SCRIPT_LINES:
-        raise reader.fail("script", f"between 1 and {MAX_SCRIPT_LINES} lines", f"{len(raw)} lines")
-    lines: list[ScriptLine] = []
-    for index, item in enumerate(raw):
-        path = f"script[{index}]"
-        entry = reader.mapping(item, path)
-        speaker = entry.get("speaker")
-        if speaker not in ROLES:
-            raise reader.fail(f"{path}.speaker", "'dispatcher' or 'driver'", speaker)
-        expected: Role = ROLES[index % 2]
-        if speaker != expected:
-            raise reader.fail(
-                f"{path}.speaker", f"'{expected}' (lines alternate, the dispatcher first)", speaker
-            )
-        lines.append(ScriptLine(speaker, reader.text(entry, "text", path, max_chars=500)))
-    return tuple(lines)
 
 
 def parse_scenario(data: object, source: str = "<scenario>") -> Scenario:
@@ -286,31 +261,27 @@ def parse_scenario(data: object, source: str = "<scenario>") -> Scenario:
             "load_id", "2-32 uppercase letters, digits and '-' such as 'HDX-2478'", load_id
         )
     model = reader.text(top, "model", "", required=False, default=DEFAULT_MODEL, max_chars=100)
-    dispatcher = _persona(reader, top, "dispatcher", model)
-    driver = _persona(reader, top, "driver", model)
-    if dispatcher.identity == driver.identity:
-        raise reader.fail(
-            "driver.identity", "an identity different from the dispatcher's", driver.identity
-        )
+    agents = parse_agents(reader, top, model)
     max_turns = top.get("max_turns", 8)
     if isinstance(max_turns, bool) or not isinstance(max_turns, int) or not 2 <= max_turns <= 40:
         raise reader.fail("max_turns", "a whole number between 2 and 40", max_turns)
-    script = _script(reader, top)
+    script = parse_script(reader, top, agents)
     expect = None
     if top.get("expect") is not None:
-        expect = parse_expectations(reader, top["expect"], roles=ROLES, max_turns=max_turns)
+        roles = [persona.role for persona in agents]
+        expect = parse_expectations(reader, top["expect"], roles=roles, max_turns=max_turns)
     return Scenario(
         load_id=load_id,
         title=reader.text(
             top, "title", "", required=False, default=f"Load {load_id}", max_chars=120
         ),
-        dispatcher=dispatcher,
-        driver=driver,
+        agents=agents,
         pickup=_stop(reader, top, "pickup"),
         delivery=_stop(reader, top, "delivery"),
         situation=reader.text(top, "situation", ""),
         max_turns=max_turns,
         script=script,
+        turn_order=parse_turn_order(reader, top),
         expect=expect,
         source=source,
     )
@@ -368,23 +339,3 @@ def scenario_from_metadata(metadata: str) -> Scenario:
     if not metadata:
         raise ScenarioError("room metadata: empty; create the room with `dispatch-tui create-room`")
     return parse_scenario_json(metadata, "room metadata")
-
-
-def generated_script(scenario: Scenario) -> tuple[ScriptLine, ...]:
-    """Offline lines built from the scenario's fields, for scenarios that give no script."""
-    tim, chris = scenario.dispatcher.name, scenario.driver.name
-    load, pickup, delivery = scenario.load_id, scenario.pickup, scenario.delivery
-    pickup_at = f" at {pickup.time}" if pickup.time else ""
-    delivery_at = f" by {delivery.time}" if delivery.time else ""
-    return (
-        ScriptLine(
-            "dispatcher", f"Hi {chris}, this is {tim} from dispatch. Calling about load {load}."
-        ),
-        ScriptLine("driver", f"Hey {tim}, {chris} here. Go ahead, I have {load} in front of me."),
-        ScriptLine("dispatcher", f"{scenario.situation}"),
-        ScriptLine("driver", f"Understood. I picked up in {pickup.location}{pickup_at}."),
-        ScriptLine("dispatcher", f"Can you still make {delivery.location}{delivery_at}?"),
-        ScriptLine("driver", "I can make it. I will call you if anything changes."),
-        ScriptLine("dispatcher", f"Thanks {chris}. Drive safe. Goodbye."),
-        ScriptLine("driver", f"Thanks {tim}. Goodbye."),
-    )

@@ -19,22 +19,27 @@ from agents.turn_relay import Turn
 
 logger = logging.getLogger("multi_agent_worker")
 
-ROLE_LABEL: dict[Role, str] = {"dispatcher": "Dispatcher", "driver": "Driver"}
+
+def role_label(role: Role) -> str:
+    """How the log names an agent: ``Dispatcher``, ``Driver``, ``Receiver``."""
+    return role.capitalize()
 
 
 class JobEvents:
     """Routes each session event to the publisher of its own agent's participant.
 
-    Job-wide events (role ``""``) go out as Tim, the job participant. An agent whose room is not
-    connected (Chris failed to join) has its events published by the other agent instead, so the
-    observer still learns why. Never lets a publishing failure reach a session.
+    ``publishers`` are in the scenario's order: job-wide events (role ``""``) go out as the first
+    agent, the job participant. An agent whose room is not connected (it failed to join) has its
+    events published by another agent instead, so the observer still learns why. Never lets a
+    publishing failure reach a session.
     """
 
     def __init__(self, publishers: Mapping[Role, SessionEventPublisher]) -> None:
         self._publishers = publishers
+        self._primary = next(iter(publishers.values()))
 
     def __call__(self, role: str, kind: str, payload: dict[str, Any]) -> None:
-        own = self._publishers.get(role, self._publishers["dispatcher"])  # type: ignore[call-overload]
+        own = self._publishers.get(role, self._primary)
         publisher = own
         if not own.room.isconnected():
             connected = [p for p in self._publishers.values() if p.room.isconnected()]
@@ -55,7 +60,7 @@ def attach_session_events(
     session: AgentSession[None], role: Role, events: Callable[[str, str, dict[str, Any]], None]
 ) -> None:
     """Forward state, metrics, errors and close of one session; log the first error clearly."""
-    label = ROLE_LABEL[role]
+    label = role_label(role)
     logged_errors: set[str] = set()
 
     def on_state(ev: Any) -> None:

@@ -1,113 +1,55 @@
-"""Turn-taking between the two agent sessions (docs/architecture.md, "Facts that shape the worker").
+"""Turn-taking between the agent sessions of a call (docs/architecture.md, "Facts that shape the
+worker").
 
-Two voice agents hearing each other interrupt each other endlessly, so neither listens: audio
-input is off and this relay passes the floor. The first party opens; whenever a party commits an
-assistant message (``conversation_item_added``) and has finished speaking, the other party gets
-``generate_reply(user_input=<that text>)``. Only one party is ever asked to speak at a time, so
-the speaking intervals cannot overlap. The call ends after ``max_turns`` lines, after both
-parties said goodbye, when a party has nothing more to say, or when a reply fails.
+Voice agents hearing each other interrupt each other endlessly, so none listens: audio input is
+off and this relay moderates the floor. The first party opens; whenever a party commits an
+assistant message (``conversation_item_added``) and has finished speaking, the next speaker
+(:class:`agents.floor.Floor` decides who) gets ``generate_reply(user_input=<that text>)``, and
+every other party hears the line as context (:func:`chat_context_listener`) before its own turn.
+Only one party is ever asked to speak at a time, so the speaking intervals cannot overlap. With
+more than two parties a heard line names its speaker ("Chris: ..."); with two it is the bare
+text, as it always was. The call ends after ``max_turns`` lines, once every party's last line
+took leave, when a party has nothing more to say, or when a reply fails.
 
-``TurnBook`` is the pure bookkeeping; ``TurnRelay`` drives two sessions through a small protocol
-that ``AgentSession`` satisfies.
+``TurnBook`` (:mod:`agents.turn_book`, re-exported here) is the pure bookkeeping; ``TurnRelay``
+drives the sessions through a small protocol that ``AgentSession`` satisfies.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
-from agents.scenario import Role
+from agents.floor import Floor
+from agents.scenario_agents import Role, TurnOrder
+from agents.turn_book import RelayError, StopReason, Turn, TurnBook, is_goodbye
 
-GOODBYE = re.compile(r"\b(good\s*-?\s*bye|bye)\b", re.IGNORECASE)
+__all__ = [
+    "HEARING_TIMEOUT_S",
+    "Listener",
+    "RelayError",
+    "RelayParty",
+    "RelayResult",
+    "RelaySession",
+    "StopReason",
+    "Turn",
+    "TurnBook",
+    "TurnRelay",
+    "chat_context_listener",
+    "is_goodbye",
+]
 
-StopReason = Literal["max_turns", "goodbye", "no_reply", "error", "closed"]
+if TYPE_CHECKING:
+    from livekit.agents import AgentSession
 
+logger = logging.getLogger("multi_agent_worker")
 
-def is_goodbye(text: str) -> bool:
-    """Whether a line takes leave of the call."""
-    return GOODBYE.search(text) is not None
-
-
-class RelayError(RuntimeError):
-    """A turn was recorded out of order."""
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One committed line of the call."""
-
-    index: int
-    role: Role
-    text: str
-    committed_at: float
-    started_speaking_at: float | None = None
-    stopped_speaking_at: float | None = None
-    metrics: Mapping[str, Any] = field(default_factory=dict, compare=False)
-    """The assistant message's MetricsReport (llm_node_ttft, tts_node_ttfb, ...)."""
-
-
-@dataclass
-class TurnBook:
-    """Who speaks next and when to stop; no I/O."""
-
-    first: Role
-    max_turns: int
-    turns: list[Turn] = field(default_factory=list)
-
-    @property
-    def expected_role(self) -> Role:
-        """The role whose line is due: the opener on even turns, the other on odd ones."""
-        second: Role = "driver" if self.first == "dispatcher" else "dispatcher"
-        return self.first if len(self.turns) % 2 == 0 else second
-
-    def record(
-        self,
-        role: Role,
-        text: str,
-        *,
-        started_speaking_at: float | None = None,
-        stopped_speaking_at: float | None = None,
-        metrics: Mapping[str, Any] | None = None,
-        now: float | None = None,
-    ) -> Turn:
-        """Add a committed line; raises RelayError if it is not ``role``'s turn."""
-        if role != self.expected_role:
-            raise RelayError(f"{role} spoke out of turn (expected {self.expected_role})")
-        turn = Turn(
-            index=len(self.turns),
-            role=role,
-            text=text,
-            committed_at=time.time() if now is None else now,
-            started_speaking_at=started_speaking_at,
-            stopped_speaking_at=stopped_speaking_at,
-            metrics=dict(metrics or {}),
-        )
-        self.turns.append(turn)
-        return turn
-
-    def stop_reason(self) -> StopReason | None:
-        """Why the call is over after the recorded turns, or None to keep going."""
-        if len(self.turns) >= self.max_turns:
-            return "max_turns"
-        if (
-            len(self.turns) >= 2
-            and is_goodbye(self.turns[-1].text)
-            and is_goodbye(self.turns[-2].text)
-        ):
-            return "goodbye"
-        return None
-
-    def gaps(self) -> list[float]:
-        """Silence between consecutive lines (next start minus previous stop), when known."""
-        result: list[float] = []
-        for previous, current in zip(self.turns, self.turns[1:], strict=False):
-            if previous.stopped_speaking_at is not None and current.started_speaking_at is not None:
-                result.append(current.started_speaking_at - previous.stopped_speaking_at)
-        return result
+HEARING_TIMEOUT_S = 10.0
+"""The longest a speaker waits for earlier lines to reach its context (a realtime context update
+gives up after 5 s)."""
 
 
 class ReplyHandle(Protocol):
@@ -131,12 +73,20 @@ class RelaySession(Protocol):
     def generate_reply(self, *, user_input: Any = ..., instructions: Any = ...) -> Any: ...
 
 
+Listener = Callable[[str], Awaitable[None]]
+"""Makes a party hear a line it does not answer: adds it to the party's context."""
+
+
 @dataclass(frozen=True)
 class RelayParty:
-    """One side of the call."""
+    """One agent of the call."""
 
     role: Role
     session: RelaySession
+    name: str = ""
+    """How the others address it (and how its lines are attributed when more than two talk)."""
+    hear: Listener | None = None
+    """Needed when more than two parties talk: lines this party hears without answering."""
 
 
 @dataclass(frozen=True)
@@ -151,37 +101,65 @@ class RelayResult:
 TurnCallback = Callable[[Turn], None]
 
 
-class TurnRelay:
-    """Alternates ``first`` and ``second`` until the TurnBook says stop.
+def chat_context_listener(session: AgentSession[Any]) -> Listener:
+    """A listener adding each heard line to the session's agent as a user message.
 
-    ``run()`` returns a RelayResult and never raises for a failed reply (reason ``error``);
-    cancel it to stop early. Handlers are registered in ``run()`` and always removed.
+    ``Agent.update_chat_ctx`` is the SDK's way in: a pipeline agent's LLM reads the context on its
+    next reply, a realtime session receives the new item (``conversation.item.create``) at once.
+    User messages leave the scripted voice's place in its script alone (it counts its own
+    assistant messages).
+    """
+
+    async def hear(line: str) -> None:
+        agent = session.current_agent
+        chat_ctx = agent.chat_ctx.copy()
+        chat_ctx.add_message(role="user", content=line)
+        await agent.update_chat_ctx(chat_ctx)
+
+    return hear
+
+
+class TurnRelay:
+    """Moderates the floor between two or more parties until the TurnBook says stop.
+
+    ``first`` opens. ``turn_order`` and ``script_order`` (the offline script's speakers) choose
+    the next speaker, see :class:`agents.floor.Floor`. ``run()`` returns a RelayResult and never
+    raises for a failed reply (reason ``error``); cancel it to stop early. Handlers are
+    registered in ``run()`` and always removed.
     """
 
     def __init__(
         self,
         first: RelayParty,
         second: RelayParty,
-        *,
+        *others: RelayParty,
         max_turns: int,
         opening_instructions: str,
         on_turn: TurnCallback | None = None,
+        turn_order: TurnOrder = "addressed",
+        script_order: Sequence[Role] = (),
     ) -> None:
-        if first.role == second.role:
-            raise ValueError("the two relay parties need different roles")
-        self._parties = {first.role: first, second.role: second}
+        parties = (first, second, *others)
+        if len({party.role for party in parties}) != len(parties):
+            raise ValueError("the relay parties need different roles")
+        if others and any(party.hear is None for party in parties):
+            raise ValueError("with more than two parties every party needs a listener (hear)")
+        self._parties = {party.role: party for party in parties}
         self._first = first
         self._opening = opening_instructions
         self._on_turn = on_turn
-        self.book = TurnBook(first=first.role, max_turns=max_turns)
+        floor = Floor(
+            tuple(self._parties),
+            tuple(party.name for party in parties),
+            turn_order,
+            tuple(script_order),
+        )
+        self.book = TurnBook(first=first.role, max_turns=max_turns, floor=floor)
         self._committed: dict[Role, list[tuple[str, dict[str, Any]]]] = {
-            first.role: [],
-            second.role: [],
+            role: [] for role in self._parties
         }
-        self._idle: dict[Role, asyncio.Event] = {
-            first.role: asyncio.Event(),
-            second.role: asyncio.Event(),
-        }
+        self._idle: dict[Role, asyncio.Event] = {role: asyncio.Event() for role in self._parties}
+        self._hearing: dict[Role, asyncio.Task[None]] = {}
         self._closed = asyncio.Event()
         self._handlers: list[tuple[RelaySession, str, Callable[..., Any]]] = []
 
@@ -227,6 +205,9 @@ class TurnRelay:
     async def _speak(self, party: RelayParty, prompt: str | None) -> str | None:
         """Ask ``party`` for one line and wait until it has finished saying it."""
         self._committed[party.role].clear()
+        if (hearing := self._hearing.pop(party.role, None)) is not None:
+            # what it heard while others spoke is in its context before it answers
+            await self._until_closed(self._heard(party, hearing))
         if prompt is None:
             handle = party.session.generate_reply(instructions=self._opening)
         else:
@@ -284,9 +265,47 @@ class TurnRelay:
                     )
                 if (reason := self.book.stop_reason()) is not None:
                     return RelayResult(reason, tuple(self.book.turns))
-                party, prompt = self._parties[self.book.expected_role], text
+                following = self._parties[self.book.expected_role]
+                line = text if len(self._parties) == 2 else f"{party.name or party.role}: {text}"
+                for listener in self._parties.values():
+                    if listener is not party and listener is not following:
+                        self._tell(listener, line)
+                party, prompt = following, line
         finally:
             self._unsubscribe()
+            for task in self._hearing.values():
+                task.cancel()
+            await asyncio.gather(*self._hearing.values(), return_exceptions=True)
+            self._hearing.clear()
+
+    async def _heard(self, party: RelayParty, hearing: asyncio.Task[None]) -> None:
+        try:
+            await asyncio.wait_for(hearing, HEARING_TIMEOUT_S)
+        except TimeoutError:
+            logger.warning(
+                "%s answers without all it heard (its context was not updated in %.0f s)",
+                party.role,
+                HEARING_TIMEOUT_S,
+            )
+
+    def _tell(self, listener: RelayParty, line: str) -> None:
+        """Let ``listener`` hear ``line`` in the background, after what it heard before."""
+        earlier = self._hearing.get(listener.role)
+        self._hearing[listener.role] = asyncio.create_task(
+            self._hear(listener, line, earlier), name=f"hear:{listener.role}"
+        )
+
+    async def _hear(
+        self, listener: RelayParty, line: str, earlier: asyncio.Task[None] | None
+    ) -> None:
+        if earlier is not None:
+            await asyncio.gather(earlier, return_exceptions=True)
+        assert listener.hear is not None  # checked in __init__
+        try:
+            await listener.hear(line)
+        except Exception as exc:
+            # a missed line costs context, not the call
+            logger.warning("%s did not hear a line: %s", listener.role, exc)
 
 
 class _ReplyFailed(Exception):

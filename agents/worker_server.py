@@ -1,4 +1,5 @@
-"""The worker's server: an ``AgentServer`` that accepts dispatches as Tim and runs each call.
+"""The worker's server: an ``AgentServer`` that accepts dispatches as the first agent (Tim) and
+runs each call.
 
 ``build_server()`` assembles it (voice, credentials, executor, load); ``handle_request`` accepts
 each dispatch; the load functions decide when livekit-server may send this worker another call.
@@ -30,23 +31,24 @@ from agents.worker_config import WorkerConfig
 
 
 async def handle_request(req: JobRequest, *, worker_id: Callable[[], str] | None = None) -> None:
-    """Accept every dispatch as Tim, with the identity and name from the scenario if given.
+    """Accept every dispatch as the scenario's first agent (Tim unless the scenario says
+    otherwise), with its identity, name and role.
 
     ``worker_id()`` is the id the server gave this worker when it registered: the same value
-    the job's ``JobContext.worker_id`` will carry, read here so that Tim joins with it.
+    the job's ``JobContext.worker_id`` will carry, read here so that the first agent joins with it.
     """
     scenario = scenario_for_job(req.job.metadata, req.room.metadata)
-    tim = scenario.dispatcher
+    first = scenario.agents[0]
     # The worker's process, host and server-side id, so a dashboard can say which worker runs
     # the call and tie the server's job list (worker ids only) to a process.
     attributes = {
-        ROLE_ATTRIBUTE: "dispatcher",
+        ROLE_ATTRIBUTE: first.role,
         WORKER_PID_ATTRIBUTE: str(os.getpid()),
         WORKER_HOST_ATTRIBUTE: socket.gethostname(),
     }
     if worker_id is not None:
         attributes[WORKER_ID_ATTRIBUTE] = worker_id()
-    await req.accept(identity=tim.identity, name=tim.name, attributes=attributes)
+    await req.accept(identity=first.identity, name=first.name, attributes=attributes)
 
 
 def job_count_load(capacity: int) -> Callable[[AgentServer], float]:
@@ -101,7 +103,7 @@ def build_server(
     port: int = 0,
     capacity: int | None = None,
 ) -> AgentServer:
-    """An ``AgentServer`` running the two-agent job for ``AGENT_NAME`` dispatches.
+    """An ``AgentServer`` running the multi-agent job for ``AGENT_NAME`` dispatches.
 
     ``voice`` is ``realtime`` or ``offline``; None reads ``DISPATCH_VOICE`` and otherwise picks
     realtime when ``OPENAI_API_KEY`` is set. Raises VoiceConfigError (one-line message) for an
@@ -121,7 +123,7 @@ def build_server(
         capacity = DEV_WORKER_CAPACITY
     if mode == "realtime":
         # fail here, once and clearly, rather than in every job
-        build_realtime_model(default_scenario().dispatcher)
+        build_realtime_model(default_scenario().agents[0])
     if executor == JobExecutorType.THREAD:
         start_rtc_runtime()
     config = WorkerConfig(

@@ -13,7 +13,7 @@ import dataclasses
 import io
 import json
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,16 @@ def with_changes(**changes: Any) -> bytes:
             data[section][field] = value
         else:
             data[section] = value
+    return json.dumps(data).encode()
+
+
+KDC = HDX.parent / "kdc-3107.json"
+
+
+def with_agent_list(mutate: Callable[[dict[str, Any]], object]) -> bytes:
+    """The bundled three-agent scenario, changed by ``mutate``."""
+    data: dict[str, Any] = json.loads(KDC.read_text(encoding="utf-8"))
+    mutate(data)
     return json.dumps(data).encode()
 
 
@@ -173,6 +183,14 @@ BAD: list[tuple[str, bytes, str, int, str]] = [
         "no such field",
     ),
 ]
+AGENT_LISTS: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
+    ("one agent", lambda d: d.update(agents=d["agents"][:1]), "'agents'"),
+    ("seven agents", lambda d: d["agents"].extend([d["agents"][2]] * 4), "'agents'"),
+    ("shared identity", lambda d: d["agents"][2].update(identity="driver-chris"), "'agents[2]."),
+    ("role with markup", lambda d: d["agents"][2].update(role="[b]x[/b]"), "'agents[2].role'"),
+    ("line of no agent", lambda d: d["script"][2].update(speaker="shipper"), "'script[2]."),
+]
+BAD += [(name, with_agent_list(change), at, 400, at) for name, change, at in AGENT_LISTS]
 IDS = [case[0] for case in BAD]
 
 
@@ -319,6 +337,8 @@ FIELDS = [
     "max_turns",
     "script",
     "model",
+    "agents",
+    "turn_order",
     "expect",
 ]
 PERSONA_FIELDS = ["name", "identity", "voice", "temperature", "model"]

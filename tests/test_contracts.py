@@ -13,6 +13,7 @@ from helpers import PROJECT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agents.floor import scenario_floor
 from agents.scenario import Scenario, load_scenario, parse_scenario
 from agents.scenario_expect import Expectations
 from agents.turn_relay import TurnBook
@@ -468,19 +469,20 @@ def offline_record(scenario: Scenario) -> dict[str, Any]:
     """What the offline voice's call records: the script spoken line by line, in turn, until
     the worker's own TurnBook says stop. Timings are the bench's (gaps 0.03-0.3 s) and a call
     length well inside the espeak speech time plus the joins (about 32-37 s of speech)."""
-    book = TurnBook(first="dispatcher", max_turns=scenario.max_turns)
-    lines = {role: iter(scenario.lines_for(role)) for role in ("dispatcher", "driver")}
+    floor = scenario_floor(scenario, offline=True)
+    book = TurnBook(first=floor.roles[0], max_turns=scenario.max_turns, floor=floor)
+    lines = {role: iter(scenario.lines_for(role)) for role in scenario.roles}
     while (reason := book.stop_reason()) is None:
         role = book.expected_role
         book.record(role, next(lines[role]), now=0.0)
-    identity = {"dispatcher": scenario.dispatcher.identity, "driver": scenario.driver.identity}
+    identity = {persona.role: persona.identity for persona in scenario.agents}
     return {
         "started_at": 0.0,
         "ended_at": 50.0,
         "ended_reason": reason,
         "agents": {
             identity[role]: {"role": role, "turns": sum(t.role == role for t in book.turns)}
-            for role in ("dispatcher", "driver")
+            for role in scenario.roles
         },
         "turn_taking": {"response_gap_s": {"p50": 0.05, "p95": 0.3, "max": 0.3}, "overlaps": 0},
         "transcript": [{"identity": identity[t.role], "text": t.text} for t in book.turns],

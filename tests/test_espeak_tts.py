@@ -7,6 +7,7 @@ import asyncio
 import numpy as np
 
 from agents.espeak_tts import ESPEAK_SAMPLE_RATE, EspeakTTS, EspeakVoice, synthesize_pcm
+from agents.scenario_agents import MAX_AGENTS
 from agents.voices import OFFLINE_VOICES
 
 SENTENCE = "Hi Chris, this is Tim from dispatch, calling about load HDX-2478."
@@ -32,7 +33,7 @@ def rms(pcm: bytes) -> float:
 
 
 async def test_synthesize_gives_non_silent_pcm_of_plausible_duration() -> None:
-    tts = EspeakTTS(OFFLINE_VOICES["dispatcher"])
+    tts = EspeakTTS(OFFLINE_VOICES[0])
     async with tts.synthesize(SENTENCE) as stream:
         frame = await stream.collect()
     assert frame.sample_rate == ESPEAK_SAMPLE_RATE
@@ -44,17 +45,33 @@ async def test_synthesize_gives_non_silent_pcm_of_plausible_duration() -> None:
 
 
 def test_the_two_agents_sound_different() -> None:
-    tim, rate_tim = synthesize_pcm(SENTENCE, OFFLINE_VOICES["dispatcher"])
-    chris, rate_chris = synthesize_pcm(SENTENCE, OFFLINE_VOICES["driver"])
+    tim, rate_tim = synthesize_pcm(SENTENCE, OFFLINE_VOICES[0])
+    chris, rate_chris = synthesize_pcm(SENTENCE, OFFLINE_VOICES[1])
     assert rate_tim == rate_chris == ESPEAK_SAMPLE_RATE
-    assert OFFLINE_VOICES["dispatcher"] != OFFLINE_VOICES["driver"]
+    assert OFFLINE_VOICES[0] != OFFLINE_VOICES[1]
     # Tim speaks audibly higher than Chris (about 128 Hz against 97 Hz)
     assert median_pitch_hz(tim) > median_pitch_hz(chris) * 1.15
 
 
+def test_every_agent_of_a_full_call_has_a_voice_of_its_own() -> None:
+    # six agents at most: six variants, each speaking, at pitches set apart
+    assert len(OFFLINE_VOICES) == MAX_AGENTS
+    assert len({voice.name for voice in OFFLINE_VOICES}) == MAX_AGENTS
+    pitches = []
+    for voice in OFFLINE_VOICES:
+        pcm, _ = synthesize_pcm(SENTENCE, voice)
+        assert rms(pcm) > 500, voice
+        pitches.append(median_pitch_hz(pcm))
+    # the same accent and nearly the same pitch would be hard to tell apart
+    for i, (a, pitch_a) in enumerate(zip(OFFLINE_VOICES, pitches, strict=True)):
+        for b, pitch_b in zip(OFFLINE_VOICES[i + 1 :], pitches[i + 1 :], strict=True):
+            same_accent = a.name.split("+")[0] == b.name.split("+")[0]
+            assert not same_accent or abs(pitch_a - pitch_b) > 0.1 * min(pitch_a, pitch_b), (a, b)
+
+
 async def test_concurrent_synthesis_is_serialised_and_correct() -> None:
     # libespeak-ng has one global buffer and voice: unguarded threads would mix their samples
-    voices = [OFFLINE_VOICES["dispatcher"], OFFLINE_VOICES["driver"]] * 4
+    voices = [OFFLINE_VOICES[0], OFFLINE_VOICES[1]] * 4
     alone = [len(synthesize_pcm(SENTENCE, voice)[0]) for voice in voices]
     results = await asyncio.gather(
         *(asyncio.to_thread(synthesize_pcm, SENTENCE, voice) for voice in voices)

@@ -512,7 +512,11 @@ async def test_session_that_did_not_start_shows_its_error() -> None:
     config = IdentityLimitConfig(**dataclasses.asdict(base), max_identity=16)
     scenario = default_scenario()
     scenario = dataclasses.replace(
-        scenario, driver=dataclasses.replace(scenario.driver, identity="driver-chris-nightshift")
+        scenario,
+        agents=(
+            scenario.dispatcher,
+            dataclasses.replace(scenario.driver, identity="driver-chris-nightshift"),
+        ),
     )
     assert len(scenario.dispatcher.identity) <= 16 < len(scenario.driver.identity)
     async with LocalServer(config) as server, running_worker(server, "offline") as running:

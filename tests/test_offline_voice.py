@@ -9,7 +9,13 @@ from agents.espeak_tts import EspeakTTS
 from agents.multi_agent_worker import scenario_for_job
 from agents.scenario import parse_scenario
 from agents.scripted_llm import ScriptedLLM
-from agents.voices import VoiceConfigError, build_session, resolve_voice_mode
+from agents.voices import (
+    VoiceConfigError,
+    build_session,
+    describe_voice,
+    offline_voice,
+    resolve_voice_mode,
+)
 
 SCENARIO = parse_scenario(
     {
@@ -62,6 +68,23 @@ async def test_offline_session_needs_no_stt_or_vad() -> None:
     assert session.vad is None
     assert session.turn_detection == "manual"
     assert session.llm.lines == ("Two.",)
+
+
+def test_each_agent_of_a_six_agent_call_speaks_its_own_lines_in_its_own_voice() -> None:
+    roles = ["dispatcher", "driver", "receiver", "shipper", "broker", "lumper"]
+    data = {key: value for key, value in SCENARIO.to_dict().items() if key not in roles}
+    data["agents"] = [{"role": role, "name": role.title(), "identity": role} for role in roles]
+    data["script"] = [{"speaker": role, "text": f"{role} speaking."} for role in roles]
+    scenario = parse_scenario(data)
+    assert scenario.roles == tuple(roles)
+    voices = {offline_voice(scenario, role) for role in roles}
+    assert len(voices) == len(roles)
+    for role in roles:
+        session = build_session("offline", scenario, role)
+        assert isinstance(session.llm, ScriptedLLM) and isinstance(session.tts, EspeakTTS)
+        assert session.llm.lines == (f"{role} speaking.",)
+        assert session.tts.voice == offline_voice(scenario, role)
+        assert describe_voice("offline", scenario, role).voice == offline_voice(scenario, role).name
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from reliability_support import Recorder, backend_for, write_scenario
 
 import agents.call_job as call_job_module
 import tui.core.room_watch as room_watch_module
-from agents.call_job import _driver_token
+from agents.call_job import _agent_room_token
 from agents.scenario import load_scenario
 from agents.tokens import OBSERVER_TTL, observer_token
 from agents.worker_config import WorkerConfig
@@ -56,12 +56,12 @@ async def test_conversation_and_failures_leak_no_secret(
         return token
 
     def record_driver_token(*args: Any, **kwargs: Any) -> str:
-        token = _driver_token(*args, **kwargs)
+        token = _agent_room_token(*args, **kwargs)
         minted["driver"].append(token)
         return token
 
     monkeypatch.setattr(room_watch_module, "observer_token", record_observer_token)
-    monkeypatch.setattr(call_job_module, "_driver_token", record_driver_token)
+    monkeypatch.setattr(call_job_module, "_agent_room_token", record_driver_token)
 
     log_path = tmp_path / "dispatch-tui.log"
     capture = LogCapture(log_path, level=logging.DEBUG).start()
@@ -166,9 +166,9 @@ def test_driver_token_is_room_scoped_and_expires() -> None:
     key, secret = "testkey", "a-test-secret-of-at-least-thirty-two-chars"
     scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "hdx-2478.json")
     config = WorkerConfig("offline", "ws://127.0.0.1:1", key, secret)
-    token = _driver_token(config, scenario, "conv_room_a")
+    token = _agent_room_token(config, scenario.driver, "conv_room_a")
     claims = api.TokenVerifier(key, secret).verify(token)
     assert claims.identity == "driver-chris" and claims.kind == "agent"
     assert_room_scoped(claims.video, "conv_room_a")
     payload = jwt.decode(token, secret, algorithms=["HS256"])
-    assert payload["exp"] - time.time() <= call_job_module.CHRIS_TOKEN_TTL_S + 5
+    assert payload["exp"] - time.time() <= call_job_module.AGENT_ROOM_TOKEN_TTL_S + 5

@@ -8,9 +8,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from helpers import PROJECT
 from livekit.agents import llm
 
-from agents.turn_relay import RelayError, RelayParty, TurnBook, TurnRelay, is_goodbye
+from agents.floor import Floor
+from agents.party_agent import agent_for
+from agents.scenario import load_scenario
+from agents.turn_relay import (
+    RelayError,
+    RelayParty,
+    TurnBook,
+    TurnRelay,
+    chat_context_listener,
+    is_goodbye,
+)
+from agents.voices import build_session
 
 
 def test_goodbye_detection() -> None:
@@ -48,6 +60,18 @@ def test_turnbook_stops_at_max_turns_or_after_both_goodbyes() -> None:
     assert book.stop_reason() == "goodbye"
 
 
+def test_turnbook_of_three_stops_once_every_party_took_leave() -> None:
+    floor = Floor(("dispatcher", "driver", "receiver"), ("Tim", "Chris", "Rosa"))
+    book = TurnBook(first="dispatcher", max_turns=10, floor=floor)
+    book.record("dispatcher", "Rosa, goodbye.")
+    with pytest.raises(RelayError):
+        book.record("driver", "Not my turn.")  # Rosa was addressed
+    book.record("receiver", "Bye. Chris, your turn.")
+    assert book.stop_reason() is None  # Chris has not said a word yet
+    book.record("driver", "Bye all.")
+    assert book.stop_reason() == "goodbye"
+
+
 def test_turnbook_gaps() -> None:
     book = TurnBook(first="dispatcher", max_turns=8)
     book.record("dispatcher", "a", started_speaking_at=0.0, stopped_speaking_at=1.0)
@@ -82,6 +106,13 @@ class FakeSession:
     fail_at: int | None = None
     handlers: dict[str, list[Callable[[Any], None]]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
+    heard: list[str] = field(default_factory=list)
+    heard_by_call: list[list[str]] = field(default_factory=list)
+    """What the session had heard when each reply was asked of it."""
+
+    async def hear(self, line: str) -> None:
+        await asyncio.sleep(0.01)  # a context update takes a moment: the relay must wait for it
+        self.heard.append(line)
 
     def on(self, event: str, callback: Callable[[Any], None] | None = None) -> Any:
         assert callback is not None
@@ -98,6 +129,7 @@ class FakeSession:
     def generate_reply(self, *, user_input: Any = None, instructions: Any = None) -> FakeHandle:
         index = len(self.calls)
         self.calls.append({"user_input": user_input, "instructions": instructions})
+        self.heard_by_call.append(list(self.heard))
         error = RuntimeError("model refused") if index == self.fail_at else None
         text = self.lines[index] if index < len(self.lines) else None
         return FakeHandle(self, None if error else text, error)
@@ -211,3 +243,94 @@ async def test_relay_ends_when_a_session_closes() -> None:
     result = await asyncio.wait_for(relay.run(), 5)
     assert result.reason == "closed"
     assert [t.text for t in result.turns] == ["a"]
+
+
+def three_parties(
+    rosa_hear: Callable[[str], Any] | None = None,
+) -> tuple[TurnRelay, dict[str, FakeSession], list[tuple[str, Any]]]:
+    log: list[tuple[str, Any]] = []
+    tim = FakeSession(
+        ["Hi Chris, hi Rosa. Chris, where are you?", "Confirmed. Rosa, book it. Goodbye."],
+        log,
+        "Tim",
+    )
+    chris = FakeSession(
+        ["Near Vail. Rosa, can you take me later?", "Good. Tim, can you confirm?", "Bye all."],
+        log,
+        "Chris",
+    )
+    rosa = FakeSession(["Noon works, Chris.", "Booked. Goodbye Chris."], log, "Rosa")
+    relay = TurnRelay(
+        RelayParty("dispatcher", tim, "Tim", tim.hear),
+        RelayParty("driver", chris, "Chris", chris.hear),
+        RelayParty("receiver", rosa, "Rosa", rosa_hear or rosa.hear),
+        max_turns=10,
+        opening_instructions="open the call",
+    )
+    return relay, {"Tim": tim, "Chris": chris, "Rosa": rosa}, log
+
+
+async def test_three_parties_pass_the_floor_by_name_and_everyone_hears_every_line() -> None:
+    relay, sessions, log = three_parties()
+    result = await relay.run()
+    assert result.reason == "goodbye"  # every party's last line took leave
+    assert [t.role for t in result.turns] == [
+        "dispatcher",
+        "driver",
+        "receiver",
+        "driver",
+        "dispatcher",
+        "receiver",
+        "driver",
+    ]
+    assert [kind for kind, _ in log] == ["start", "stop"] * 7, "one speaker at a time"
+    names = {"dispatcher": "Tim", "driver": "Chris", "receiver": "Rosa"}
+    said = [(names[t.role], t.text) for t in result.turns]
+    for name, session in sessions.items():
+        turns = [i for i, (who, _) in enumerate(said) if who == name]
+        for call, turn in enumerate(turns):
+            # before each of its lines a party knows every line the others said until then:
+            # heard as context, or answered as a prompt (the last one), each naming its speaker
+            before = [f"{who}: {text}" for who, text in said[:turn] if who != name]
+            prompts = [c["user_input"] for c in session.calls[: call + 1] if c["user_input"]]
+            assert sorted(session.heard_by_call[call] + prompts) == sorted(before), name
+            assert not before or prompts[-1] == before[-1], name
+    assert sessions["Tim"].calls[0]["instructions"] == "open the call"
+
+
+async def test_a_line_a_party_could_not_hear_does_not_stop_the_call() -> None:
+    async def deaf(_line: str) -> None:
+        raise RuntimeError("context update rejected")
+
+    relay, _, _ = three_parties(rosa_hear=deaf)
+    result = await relay.run()
+    assert result.reason == "goodbye" and len(result.turns) == 7
+
+
+def test_more_than_two_parties_need_listeners() -> None:
+    log: list[tuple[str, Any]] = []
+    parties = [RelayParty(role, FakeSession([], log, role)) for role in ("a", "b", "c")]
+    with pytest.raises(ValueError, match="listener"):
+        TurnRelay(*parties, max_turns=4, opening_instructions="open")
+
+
+async def test_a_listener_puts_the_line_into_a_real_sessions_context() -> None:
+    # a real offline AgentSession (no room): heard lines become user messages of its agent, and
+    # the scripted voice still says its own next line
+    scenario = load_scenario(PROJECT / "scenarios" / "kdc-3107.json")
+    session = build_session("offline", scenario, "receiver")
+    await session.start(agent_for(scenario, "receiver"), record=False)
+    try:
+        hear = chat_context_listener(session)
+        await hear("Tim: Hi Chris, hi Rosa.")
+        await hear("Chris: Just cleared Vail Pass.")
+        messages = [(m.role, m.text_content) for m in session.current_agent.chat_ctx.messages()]
+        assert messages[-2:] == [
+            ("user", "Tim: Hi Chris, hi Rosa."),
+            ("user", "Chris: Just cleared Vail Pass."),
+        ]
+        await session.generate_reply(user_input="Chris: Rosa, can the dock take me later?")
+        last = session.current_agent.chat_ctx.messages()[-1]
+        assert (last.role, last.text_content) == ("assistant", scenario.lines_for("receiver")[0])
+    finally:
+        await session.aclose()

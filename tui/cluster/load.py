@@ -182,7 +182,7 @@ class ClusterSession:
             room=created.name,
             created_via=self.urls[create_node],
             observed_via=self.urls[observe_node],
-            agents=frozenset({scenario.dispatcher.identity, scenario.driver.identity}),
+            agents=frozenset(persona.identity for persona in scenario.agents),
             created_at=started,
         )
         token = observer_token(
