@@ -121,6 +121,12 @@ class RoomState:
         self.version += 1
         self.prompt_version += 1
 
+    def touch(self) -> None:
+        """Something the panes draw from outside this model changed (speaking heard in the
+        audio): draw at once."""
+        self.version += 1
+        self.prompt_version += 1
+
     # -- applying
 
     def apply(self, event: DomainEvent) -> bool:
