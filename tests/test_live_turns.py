@@ -72,9 +72,26 @@ def test_the_floor_moves_at_once_when_the_next_agent_starts() -> None:
     assert turns.audible(TIM)
     assert turns.apply(AudioLevel(ROOM, CHRIS, LOUD, at=2.2))  # Chris answers 0.2 s later
     assert turns.audible(CHRIS) and not turns.audible(TIM)  # no lag, no double "speaking"
-    # a Tim still talking over Chris is not silenced
+    # a Tim still talking over Chris (loud on the next tick too) is not silenced
     turns.apply(AudioLevel(ROOM, TIM, LOUD, at=2.2))
+    assert not turns.audible(TIM)  # the same tick: his last word, or more? Chris has the floor
+    turns.apply(AudioLevel(ROOM, CHRIS, LOUD, at=2.4))
+    turns.apply(AudioLevel(ROOM, TIM, LOUD, at=2.4))
     assert turns.audible(TIM) and turns.audible(CHRIS)
+
+
+def test_at_a_handover_the_last_loud_level_of_the_first_does_not_show_both() -> None:
+    turns = live()
+    joined(turns, TIM, 0.0)
+    joined(turns, CHRIS, 0.0)
+    for step in range(5):  # the two tracks' levels come 0.1 s apart
+        turns.apply(AudioLevel(ROOM, TIM, LOUD, at=1.0 + step * 0.2))
+        turns.apply(AudioLevel(ROOM, CHRIS, QUIET, at=1.1 + step * 0.2))
+    # Tim's last word is in his level of 1.8; Chris's first in his of 2.1 (begun after 1.9)
+    turns.apply(AudioLevel(ROOM, CHRIS, LOUD, at=2.1))
+    assert turns.audible(CHRIS) and not turns.audible(TIM)
+    turns.apply(AudioLevel(ROOM, TIM, QUIET, at=2.2))
+    assert turns.audible(CHRIS) and not turns.audible(TIM)
 
 
 def test_figures_grow_as_the_call_goes_for_three_agents() -> None:

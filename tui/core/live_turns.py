@@ -9,7 +9,7 @@ updates lag the audio by a few hundred milliseconds; the level does not.
 
 - :meth:`LiveTurns.audible`: the panes' speaking indicator. It follows the detector's
   hysteresis (word gaps do not blink it off) but gives the floor away at once: an agent in the
-  quiet tail of its turn stops showing as speaking as soon as another one starts.
+  quiet tail of its turn stops showing as speaking as soon as another one is heard.
 - :attr:`LiveTurns.sweep`: the turn-taking figures of :mod:`tui.core.record.analytics`
   (response gaps, overlaps, dead air, longest turn, deadlocks), for any number of agents,
   computed incrementally (:class:`~tui.core.record.sweep.TurnSweep`).
@@ -22,9 +22,9 @@ Pure: times come from the events; nothing here reads a clock.
 
 from __future__ import annotations
 
-from collections import deque
+import bisect
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from agents.constants import AGENT_STATE_ATTRIBUTE
 from tui.core.agent_view import classify
@@ -37,7 +37,7 @@ from tui.core.events import (
     SessionEvent,
     WatchEvent,
 )
-from tui.core.record.analytics import Stretch, TurnThresholds, overlaps
+from tui.core.record.analytics import Interval, Stretch, TurnThresholds, overlaps
 from tui.core.record.speech import SpeechDetector, SpeechThresholds
 from tui.core.record.sweep import TurnSweep
 
@@ -47,6 +47,8 @@ STATES_KEPT: Final = 2_000
 STALE_S: Final = 2.0
 """A participant whose levels stopped this long ago (track gone, observer stalled) no longer
 holds the sweep back: its interval in progress is closed as the detector would close it."""
+SAME_TICK_S: Final = 0.05
+"""Levels of different tracks measured this close together come from one metering tick."""
 SETTLE_S: Final = 0.5
 """The sweep stays this far behind the newest event: levels of different tracks arrive a little
 out of order."""
@@ -59,12 +61,13 @@ class Speaker:
     detector: SpeechDetector
     last_at: float = float("-inf")
     quiet: bool = True
-    """The last level was below the detector's lower threshold."""
-    ceded: bool = False
-    """Another participant started speaking during this one's quiet tail."""
-    intervals: deque[tuple[float, float]] = field(
-        default_factory=lambda: deque(maxlen=INTERVALS_KEPT)
-    )
+    """The last level was below the detector's lower threshold (or none is open)."""
+    loud_at: float = float("-inf")
+    """When the last audible level (of the interval in progress) was measured."""
+    opened_at: float = float("-inf")
+    """When the level that opened the interval in progress was measured."""
+    intervals: list[tuple[float, float]] = field(default_factory=list)
+    """Closed intervals, oldest first (the oldest half goes past :data:`INTERVALS_KEPT`)."""
 
     @property
     def open(self) -> tuple[float, float] | None:
@@ -73,8 +76,9 @@ class Speaker:
         return None if start is None or end is None else (start, end)
 
     @property
-    def audible(self) -> bool:
-        return self.open is not None and not (self.quiet and self.ceded)
+    def loud(self) -> bool:
+        """Speaking, and its last level was audible."""
+        return self.open is not None and not self.quiet
 
 
 @dataclass(slots=True)
@@ -84,7 +88,8 @@ class Agent:
     name: str
     joined_at: float
     left_at: float | None = None
-    states: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=STATES_KEPT))
+    states: list[tuple[float, str]] = field(default_factory=list)
+    """``(at, lk.agent.state)`` changes, oldest first (bounded like intervals)."""
 
 
 class LiveTurns:
@@ -159,6 +164,7 @@ class LiveTurns:
         states = self.agents[identity].states
         if value and (not states or states[-1][1] != value):
             states.append((at, value))
+            _bound(states, STATES_KEPT)
             self.sweep.add_state(identity, at, value)
 
     def _update_window(self) -> None:
@@ -177,41 +183,37 @@ class LiveTurns:
         speaker = self.speakers.get(event.identity)
         if speaker is None:
             speaker = self.speakers[event.identity] = Speaker(SpeechDetector(self.speech))
-        was_open, was_audible = speaker.open is not None, speaker.audible
+        before = self._audible_now()
+        was_open = speaker.open
         closed = speaker.detector.add(event.rms_dbfs, event.at)
         speaker.last_at = event.at
         if closed is not None:
             self._closed(event.identity, speaker, closed)
-        opened = speaker.open
-        if opened is None:
-            speaker.quiet, speaker.ceded = True, False
-        else:
-            speaker.quiet = event.rms_dbfs < self.speech.off_dbfs
-            if not speaker.quiet:
-                speaker.ceded = False
-        changed = speaker.audible != was_audible
-        if opened is not None and (not was_open or closed is not None):
-            # a new turn: whoever is in the quiet tail of theirs has given the floor away
-            for identity, other in self.speakers.items():
-                if identity != event.identity and other.quiet and not other.ceded:
-                    before, other.ceded = other.audible, True
-                    changed |= before != other.audible
-        return changed
+        speaker.quiet = speaker.open is None or event.rms_dbfs < self.speech.off_dbfs
+        if not speaker.quiet:
+            speaker.loud_at = event.at
+            if was_open is None or closed is not None:
+                speaker.opened_at = event.at
+        return self._audible_now() != before
+
+    def _audible_now(self) -> set[str]:
+        return {identity for identity in self.speakers if self.audible(identity)}
 
     def _closed(self, identity: str, speaker: Speaker, interval: tuple[float, float]) -> None:
         speaker.intervals.append(interval)
+        _bound(speaker.intervals, INTERVALS_KEPT)
         self.sweep.add_speech(identity, *interval)
 
     def _flush(self, identity: str, at: float) -> bool:
         speaker = self.speakers.get(identity)
         if speaker is None or speaker.open is None:
             return False
-        was_audible = speaker.audible
+        before = self._audible_now()
         closed = speaker.detector.flush()
         if closed is not None:
             self._closed(identity, speaker, closed)
-        speaker.quiet, speaker.ceded = True, False
-        return was_audible
+        speaker.quiet = True
+        return self._audible_now() != before
 
     def _settle(self) -> bool:
         """Close the intervals of stale participants and sweep what can no longer change."""
@@ -237,9 +239,22 @@ class LiveTurns:
     # -- reading
 
     def audible(self, identity: str) -> bool:
-        """Whether ``identity`` is speaking now, as heard in its audio."""
+        """Whether ``identity`` is speaking now, as heard in its audio: its interval is open
+        (hysteresis and hangover), and nobody else took the floor: someone else audible who
+        started after this one and has been heard since this one was last (at a handover both
+        tracks' levels can cover the same 0.2 s, one's last word and the other's first), or
+        anyone else audible while this one is in its quiet tail."""
         speaker = self.speakers.get(identity)
-        return speaker is not None and speaker.audible
+        if speaker is None or speaker.open is None:
+            return False
+        for other in self.speakers.values():
+            if other is speaker or not other.loud:
+                continue
+            started = other.open[0] if other.open is not None else float("-inf")
+            later = started > speaker.open[0]
+            if speaker.quiet or (later and speaker.loud_at <= other.opened_at + SAME_TICK_S):
+                return False
+        return True
 
     def intervals(self, identity: str) -> list[tuple[float, float]]:
         """``identity``'s speaking intervals, oldest first, the one in progress last."""
@@ -252,6 +267,37 @@ class LiveTurns:
     def states(self, identity: str) -> list[tuple[float, str]]:
         agent = self.agents.get(identity)
         return list(agent.states) if agent is not None else []
+
+    def intervals_between(self, identity: str, start: float, end: float) -> list[Interval]:
+        """``identity``'s intervals that overlap ``start``-``end`` (the one in progress ends at
+        ``end``): found by bisection, so drawing a window costs what is in it."""
+        speaker = self.speakers.get(identity)
+        if speaker is None:
+            return []
+        closed = speaker.intervals
+        first = bisect.bisect_left(closed, start, key=lambda interval: interval[1])
+        found = []
+        for interval in closed[first:]:
+            if interval[0] >= end:
+                break
+            found.append(interval)
+        if speaker.open is not None and speaker.open[0] < end:
+            found.append((speaker.open[0], end))
+        return found
+
+    def states_between(self, identity: str, start: float, end: float) -> list[tuple[float, str]]:
+        """``identity``'s state at ``start`` (dated ``start``) and its changes until ``end``."""
+        agent = self.agents.get(identity)
+        if agent is None:
+            return []
+        states = agent.states
+        first = max(0, bisect.bisect_right(states, start, key=lambda change: change[0]) - 1)
+        found = []
+        for at, state in states[first:]:
+            if at >= end:
+                break
+            found.append((max(at, start), state))
+        return found
 
     def lanes(self) -> list[str]:
         """Identities to draw: agents in join order, then anyone else heard speaking."""
@@ -303,3 +349,9 @@ class LiveTurns:
         if end <= start:
             return None
         return Stretch(start, end, tuple(sorted(self.agents))), end >= now
+
+
+def _bound(items: list[Any], cap: int) -> None:
+    """Drop the older half of ``items`` once it holds more than ``cap``."""
+    if len(items) > cap:
+        del items[: len(items) // 2]
