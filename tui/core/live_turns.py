@@ -29,6 +29,7 @@ from typing import Any, Final
 from agents.constants import AGENT_STATE_ATTRIBUTE
 from tui.core.agent_view import classify
 from tui.core.events import (
+    DOMAIN_EVENT_TYPES,
     AttributesChanged,
     AudioLevel,
     ObserverStatus,
@@ -118,11 +119,9 @@ class LiveTurns:
 
     def apply(self, event: WatchEvent) -> bool:
         """Note one event; True when someone's :meth:`audible` changed (draw it at once)."""
-        room = getattr(event, "room", None)
-        if room != self.room or not self.room:
-            return False
-        at: float = getattr(event, "at", self.now)
-        self.now = max(self.now, at)
+        if not isinstance(event, DOMAIN_EVENT_TYPES) or event.room != self.room or not self.room:
+            return False  # the room's own events only: their times are the call's
+        self.now = max(self.now, event.at)
         changed = False
         if isinstance(event, AudioLevel):
             changed = self._level(event)
