@@ -100,7 +100,7 @@ def test_healthy_room_passes_every_check() -> None:
     assert {c.status for c in checks} == {"ok"}, [c for c in checks if c.status != "ok"]
     assert worst(checks) == "ok"
     assert summary(checks) == f"checks: all {len(checks)} ok"
-    assert len({c.id for c in checks}) == len(checks) == 19
+    assert len({c.id for c in checks}) == len(checks) == 20
 
 
 def test_evaluate_is_pure() -> None:
@@ -396,7 +396,7 @@ def test_only_one_agent_speaking() -> None:
     assert check.status == "fail" and check.finding.startswith("only Tim is speaking")
 
 
-def test_both_speaking_at_once_from_levels_and_from_active_speakers() -> None:
+def test_both_speaking_at_once_is_heard_in_the_audio_while_it_goes_on() -> None:
     diag = engine()
     diag.apply(ObserverStatus(ROOM, "connected", at=0.0))
     agent(diag, TIM, 0.0)
@@ -404,16 +404,42 @@ def test_both_speaking_at_once_from_levels_and_from_active_speakers() -> None:
     for step in range(15):
         diag.apply(AudioLevel(ROOM, TIM, LOUD, at=1.0 + step / 10))
         diag.apply(AudioLevel(ROOM, CHRIS, LOUD, at=1.0 + step / 10))
-    check = by_id(diag.evaluate(3.0))["speaking.overlap"]
-    assert check.status == "fail" and "same time" in check.finding
+    # both still talking: the overlap counts before either interval has closed
+    check = by_id(diag.evaluate(2.4))["turn.overlap"]
+    assert check.status == "fail" and f"{TIM} and {CHRIS} spoke at the same time" in check.finding
+    assert by_id(diag.evaluate(2.4))["turn.deadlock"].status == "ok"
 
+    # the server's active speakers lag the audio: they are no evidence of an overlap
     other = engine()
     other.apply(ObserverStatus(ROOM, "connected", at=0.0))
     agent(other, TIM, 0.0)
     agent(other, CHRIS, 0.0)
     other.apply(ActiveSpeakers(ROOM, (TIM, CHRIS), at=1.0))
-    assert by_id(other.evaluate(1.5))["speaking.overlap"].status == "ok"
-    assert by_id(other.evaluate(2.1))["speaking.overlap"].status == "fail"
+    assert by_id(other.evaluate(2.1))["turn.overlap"].status == "ok"
+
+
+def test_everyone_listening_in_silence_is_a_deadlock_while_it_lasts() -> None:
+    diag = engine()
+    diag.apply(ObserverStatus(ROOM, "connected", at=0.0))
+    agent(diag, TIM, 0.0)
+    assert by_id(diag.evaluate(1.0))["turn.deadlock"].status == "pending"
+    agent(diag, CHRIS, 1.0)
+    for step in range(80):  # both listening, levels of silence only
+        at = 1.0 + step / 10
+        diag.apply(AudioLevel(ROOM, TIM, QUIET, at=at))
+        diag.apply(AudioLevel(ROOM, CHRIS, QUIET, at=at))
+    assert by_id(diag.evaluate(6.5))["turn.deadlock"].status == "ok"
+    check = by_id(diag.evaluate(8.9))["turn.deadlock"]
+    assert check.status == "fail" and "were all listening and nobody spoke" in check.finding
+    assert "so far" in check.finding
+    # Tim takes the turn: the deadlock is over, and it stays on record
+    speaking = freeze_attributes({AGENT_STATE_ATTRIBUTE: "speaking"})
+    diag.apply(AttributesChanged(ROOM, TIM, speaking, at=9.0))
+    for step in range(20):
+        diag.apply(AudioLevel(ROOM, TIM, LOUD, at=9.0 + step / 10))
+        diag.apply(AudioLevel(ROOM, CHRIS, QUIET, at=9.0 + step / 10))
+    check = by_id(diag.evaluate(11.0))["turn.deadlock"]
+    assert check.status == "fail" and "so far" not in check.finding and "(1 time)" in check.finding
 
 
 def test_worker_log_errors_counted_redacted_and_aged() -> None:

@@ -415,7 +415,7 @@ async def test_both_agents_speaking_at_once(livekit_server: LocalServer) -> None
             await asyncio.gather(tim.publish(0.3), chris.publish(0.3))
             await harness.wait_for(
                 "both speaking at once",
-                "speaking.overlap",
+                "turn.overlap",
                 "fail",
                 "spoke at the same time",
                 started,
@@ -661,7 +661,7 @@ async def test_healthy_room_passes_every_check(
                 )
             DETECTED["healthy: all ok after room creation"] = time.monotonic() - created
             assert {c.id for c in checks} >= {
-                "speaking.overlap",
+                "turn.overlap",
                 "room.unmatched",
                 "worker.log",
                 "dispatch.job",

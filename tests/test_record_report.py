@@ -11,6 +11,7 @@ import pytest
 from test_record_recorder import ROOM, synthetic_call
 
 from tui.commands.cli import run_cli
+from tui.core.diagnostics import Check
 from tui.core.events import TranscriptSegment
 from tui.core.record.recorder import CallRecorder
 
@@ -109,3 +110,17 @@ def test_not_a_directory_and_a_missing_html_folder(run_dir: Path, tmp_path: Path
     code, _, err = report(str(run_dir), "--html", str(tmp_path / "no" / "x.html"))
     assert code == 2 and "does not exist" in err
     assert run_cli(["report"], environ={}, stdout=io.StringIO(), stderr=io.StringIO()) == 2
+
+
+def test_live_turn_findings_give_way_to_the_ones_over_the_whole_record(tmp_path: Path) -> None:
+    recorder = CallRecorder(tmp_path / "run", ROOM)
+    synthetic_call(recorder, recorder.t0)
+    live = Check("turn.overlap", "One speaker at a time", "ok", "no overlap")
+    recorder.finding(live, at=recorder.t0 + 1.0)
+    recorder.finding(Check("turn.deadlock", "Someone takes the turn", "pending", "…"))
+    findings = json.loads((recorder.close() / "report.json").read_text())["findings"]
+    ids = [finding["id"] for finding in findings]
+    assert sorted(ids) == ["turn.deadlock", "turn.overlap"]  # once each
+    by_id = {finding["id"]: finding for finding in findings}
+    assert by_id["turn.overlap"]["at_s"] == 1.0  # the live check already said so at 1 s
+    assert by_id["turn.deadlock"]["status"] == "ok" and by_id["turn.deadlock"]["at_s"] is None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from agents.constants import AGENT_NAME
-from tui.core.events import ParticipantJoined, SessionEvent, freeze_attributes
+from tui.core.diagnostics import Check
+from tui.core.events import AudioLevel, ParticipantJoined, SessionEvent, freeze_attributes
 from tui.core.infra_events import (
     ControlPlaneAnswered,
     RoomsListed,
@@ -15,6 +16,7 @@ from tui.core.infra_events import (
     WorkerStatus,
     WorkerStatusChanged,
 )
+from tui.core.record.notes import Finding
 from tui.core.room_model import RoomModel
 
 ROOM = "conv_HDX-2478_x"
@@ -73,3 +75,34 @@ def test_a_turn_records_latency_for_its_room() -> None:
     model.apply(turn)
     series = model.latency.series(ROOM, "dispatcher", "e2e_latency")
     assert series is not None and series.last == 0.4
+
+
+def test_checks_changes_are_marked_live_and_from_a_record() -> None:
+    model = RoomModel(in_process_worker=False)
+    model.reset(ROOM, now=0.0)
+    pending = Check("audio.driver", "Chris's audio", "pending", "waiting")
+    failing = Check("audio.driver", "Chris's audio", "fail", "silent")
+    model.note_checks([pending], 1.0)
+    model.note_checks([failing], 2.0)
+    model.note_checks([failing], 3.0)  # no change: no mark
+    model.note_checks([Check("audio.driver", "Chris's audio", "ok", "fine")], 4.0)
+    assert [(m.at, m.status) for m in model.findings.marks] == [(2.0, "fail"), (4.0, "ok")]
+    # a replay: the record's findings go through the same reducer
+    model.apply(Finding(ROOM, "turn.overlap", "One speaker at a time", "warn", "x", at=5.0))
+    model.apply(Finding("other room", "turn.overlap", "One speaker at a time", "fail", "x"))
+    assert [check.id for check in model.findings.latest()] == ["audio.driver", "turn.overlap"]
+    assert model.findings.marks[-1].at == 5.0
+    model.reset("next", now=6.0)
+    assert not model.findings.marks and not model.findings.latest()
+
+
+def test_speaking_heard_in_the_audio_is_drawn_at_once() -> None:
+    model = RoomModel(in_process_worker=False)
+    model.reset(ROOM, now=0.0)
+    tim = ParticipantJoined(ROOM, "dispatcher-tim", "Tim", "agent", freeze_attributes({}), at=0.0)
+    model.apply(tim)
+    before = model.state.prompt_version
+    assert model.apply(AudioLevel(ROOM, "dispatcher-tim", -20.0, at=1.0))
+    assert model.turns.audible("dispatcher-tim") and model.state.prompt_version == before + 1
+    model.apply(AudioLevel(ROOM, "dispatcher-tim", -20.0, at=1.2))
+    assert model.state.prompt_version == before + 1  # still speaking: only the level changed

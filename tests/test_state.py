@@ -186,7 +186,10 @@ def test_levels_and_transcript_words_stream_the_rest_is_prompt() -> None:
     assert state.version == version + 2
     assert state.prompt_version == prompt  # drawn a few times a second, not at once
 
+    # the panes' speaking comes from the audio (LiveTurns): the server's speakers wait too
     state.apply(ActiveSpeakers(room=ROOM, identities=("dispatcher-tim",), at=1.2))
+    assert state.prompt_version == prompt
+    state.apply(joined("driver-chris"))
     assert state.prompt_version == prompt + 1
     state.reset("other", now=2.0)
     assert state.prompt_version == prompt + 2

@@ -1,5 +1,5 @@
 """Command-line parsing: the dashboard (default), ``create-room``, ``rooms``, ``api``, ``doctor``,
-``run`` and ``report``.
+``run``, ``report`` and ``replay``.
 
 Exit codes: 0 success, 1 the server or an operation failed, 2 bad input (nothing was created).
 Every error is one line on stderr; stdout carries only results, so ``room=$(dispatch-tui
@@ -148,6 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     report.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML page")
+    replay = commands.add_parser(
+        "replay",
+        help="open the dashboard on a recorded call (no server is started)",
+        description="RUN_DIR is a call record; the whole call is shown at once unless "
+        "--real-time plays it at the speed it happened.",
+    )
+    replay.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    replay.add_argument(
+        "--real-time", action="store_true", help="play the call at the speed it happened"
+    )
     return parser
 
 
@@ -173,6 +183,8 @@ def run_cli(
         from tui.commands.report import run_report
 
         return run_report(args.run_dir, args.html, out, err)
+    if args.command == "replay":  # a record on disk: no server at all
+        return _replay(args, err)
     try:
         settings = resolve_settings(
             args.url, args.api_key, args.api_secret, env_file=args.env_file, environ=environ
@@ -214,6 +226,20 @@ def run_cli(
     except ControlPlaneError as exc:
         print(f"{PROG}: {exc}", file=err)
         return EXIT_FAILED
+
+
+def _replay(args: argparse.Namespace, err: TextIO) -> int:
+    from tui.core.record.replay import load_recording
+    from tui.core.record.run_dir import RunDirError
+
+    try:
+        recording = load_recording(args.run_dir)
+    except RunDirError as exc:
+        print(f"{PROG} replay: {exc}", file=err)
+        return EXIT_USAGE
+    from tui.ui.replay import run_replay  # Textual only once the record is good
+
+    return run_replay(recording, real_time=args.real_time)
 
 
 def _require_server(settings: LiveKitSettings | None, command: str) -> LiveKitSettings:

@@ -52,8 +52,11 @@ from tui.core.events import (
 )
 from tui.core.transcript import apply_segment
 
-STREAMING_EVENTS: Final = (AudioLevel, TranscriptSegment)
-"""Events that arrive several times a second while an agent talks (see ``prompt_version``)."""
+STREAMING_EVENTS: Final = (AudioLevel, TranscriptSegment, ActiveSpeakers)
+"""Events that arrive several times a second while an agent talks (see ``prompt_version``).
+The server's active speakers are among them: the panes' speaking indicator is heard in the
+audio (:mod:`tui.core.live_turns`, which asks for its own prompt redraws), so they only feed
+checks and need no redraw of their own."""
 
 
 # --------------------------------------------------------------------------- the room
@@ -118,6 +121,12 @@ class RoomState:
         self.jobs, self.jobs_at = (), None
         self.worker_processes.clear()
         self._participants.clear()
+        self.version += 1
+        self.prompt_version += 1
+
+    def touch(self) -> None:
+        """Something the panes draw from outside this model changed (speaking heard in the
+        audio): draw at once."""
         self.version += 1
         self.prompt_version += 1
 

@@ -24,7 +24,7 @@ from tui.core.agent_view import EXPECTED_ROLES
 from tui.core.backend import Backend, BackendSinks, release_native_runtime
 from tui.core.control_plane import ControlPlaneError
 from tui.core.control_plane_jobs import RoomWorkers
-from tui.core.diagnostics import Diagnostics
+from tui.core.diagnostics import Check, Diagnostics
 from tui.core.events import JobsListed, ObserverStatus, SessionEvent, WatchEvent
 from tui.core.infra_events import (
     ControlPlaneAnswered,
@@ -48,11 +48,13 @@ from tui.ui.room_controls import RoomControls
 from tui.ui.room_renderer import PANE_TITLES, RoomRenderer
 from tui.ui.screens.diagnostics import DiagnosticsScreen
 from tui.ui.screens.help import HelpScreen, binding_commands, describe_bindings
+from tui.ui.screens.timeline import TimelineScreen
 from tui.ui.widgets.agent_pane import AgentPane
 from tui.ui.widgets.jobs_line import JobsLine
 from tui.ui.widgets.log_pane import LogPane
 from tui.ui.widgets.room_list import RoomList
 from tui.ui.widgets.status_bar import StatusBar
+from tui.ui.widgets.turns_line import TurnsLine
 
 logger = logging.getLogger("tui.app")
 
@@ -70,6 +72,7 @@ class DispatchApp(App[None]):
         Binding("k", "previous_room", "Previous room", show=False),
         Binding("r", "refresh_rooms", "Refresh rooms", show=False),
         Binding("t", "diagnostics", "Troubleshoot"),
+        Binding("v", "timeline", "Timeline"),
         Binding("l", "log_level", "Log level"),
         Binding("f", "log_follow", "Follow/pause log"),
         Binding("slash", "log_search", "Search log", key_display="/"),
@@ -148,6 +151,7 @@ class DispatchApp(App[None]):
                     "no room observed: press n to create one", id="room-title", markup=False
                 )
                 yield JobsLine("jobs: no room observed", id="jobs-line", markup=False)
+                yield TurnsLine("turns: no room observed", id="turns-line", markup=False)
                 with Horizontal(id="agent-panes"):
                     for role in EXPECTED_ROLES:
                         yield AgentPane(PANE_TITLES[role], role, id=f"pane-{role}")
@@ -209,7 +213,7 @@ class DispatchApp(App[None]):
         """Observe ``room`` (None: no room) and show it."""
         if room == self.backend.observed_room and room == self.state.room:
             return
-        self.state.reset(room or "", now=time.monotonic())
+        self.model.reset(room or "", now=time.monotonic())
         self.renderer.invalidate()
         if room is not None:
             self.query_one(RoomList).select_room(room)
@@ -323,8 +327,15 @@ class DispatchApp(App[None]):
     def action_clear_search(self) -> None:
         self.query_one(LogPane).clear_search()
 
+    def current_checks(self, now: float) -> list[Check]:
+        """The troubleshooting checks the status bar and ``t`` show."""
+        return self.diagnostics.evaluate(now)
+
     def action_diagnostics(self) -> None:
-        self.push_screen(DiagnosticsScreen(lambda: self.diagnostics.evaluate(time.monotonic())))
+        self.push_screen(DiagnosticsScreen(lambda: self.current_checks(time.monotonic())))
+
+    def action_timeline(self) -> None:
+        self.push_screen(TimelineScreen(self.model))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(describe_bindings(list(self.BINDINGS))))

@@ -1,4 +1,5 @@
-"""The room column's render loop: title, jobs line, agent panes and unmatched panes.
+"""The room column's render loop: title, jobs and turn-taking lines, agent panes (speaking as
+heard in the audio) and unmatched panes.
 
 Renders are throttled here, with version counters on :class:`~tui.core.state.RoomState`,
 because each render repaints: what a person waits to see (speaking, joins, tracks) is drawn
@@ -21,6 +22,7 @@ from tui.core.diagnostics import summary, worst
 from tui.ui.widgets.agent_pane import AgentPane
 from tui.ui.widgets.jobs_line import JobsLine
 from tui.ui.widgets.status_bar import StatusBar
+from tui.ui.widgets.turns_line import TurnsLine
 
 if TYPE_CHECKING:
     from tui.ui.app import DispatchApp
@@ -117,10 +119,13 @@ class RoomRenderer:
             status_bar = self.app.query_one(StatusBar)
         except NoMatches:
             return  # the screen is being torn down
-        checks = self.app.diagnostics.evaluate(now)
+        model = self.app.model
+        checks = self.app.current_checks(now)
         self.app.backend.note_checks(checks)
+        model.note_checks(checks, now)
         status_bar.set_checks(summary(checks), CHECK_HEALTH[worst(checks)])
         self.app.query_one(JobsLine).show_jobs(self.app.state)
+        self.app.query_one(TurnsLine).show_turns(model.turns, now)
         self.show_room_title()
         for role in EXPECTED_ROLES:
             pane = self.app.query_one(f"#pane-{role}", AgentPane)
@@ -128,7 +133,8 @@ class RoomRenderer:
             if view is None:
                 pane.show_missing(self._missing_reason(role), self.app.state.missing_for(role, now))
             else:
-                pane.show_agent(view, now, self.app.latency.summary(self.app.state.room, role))
+                latency = self.app.latency.summary(self.app.state.room, role)
+                pane.show_agent(view, now, latency, model.turns.audible(view.identity))
         self._render_unmatched(now)
 
     def _render_unmatched(self, now: float) -> None:
@@ -147,5 +153,5 @@ class RoomRenderer:
                 pane.add_class("-unmatched")
                 container.mount(pane)
                 continue  # rendered on the next tick, once mounted
-            pane.show_agent(view, now)
+            pane.show_agent(view, now, speaking=self.app.model.turns.audible(view.identity))
         container.display = bool(views)

@@ -1,9 +1,9 @@
-"""Checks of what is heard: each agent's audio track and level, both agents speaking, and
-never at once."""
+"""Checks of what is heard: each agent's audio track and level, and both agents speaking
+(one at a time is :mod:`.turn_taking`'s, from the same audio)."""
 
 from __future__ import annotations
 
-from tui.core.agent_view import AgentRole, AgentView, overlap_seconds
+from tui.core.agent_view import AgentRole, AgentView
 from tui.core.diagnostics.check import ROLE_LABELS, Check, one_line
 from tui.core.diagnostics.facts import Facts, Heard
 
@@ -144,34 +144,6 @@ def one_sided(facts: Facts) -> Check:
         title,
         "pending",
         f"waiting for {ROLE_LABELS[silent]} to answer ({waited:.0f} s)",
-    )
-
-
-def overlap(facts: Facts) -> Check:
-    title = "One speaker at a time"
-    tim, chris = facts.state.dispatcher(), facts.state.driver()
-    if tim is None or chris is None:
-        return Check("speaking.overlap", title, "pending", "needs both agents")
-    heard_tim = facts.heard.get(tim.identity, Heard())
-    heard_chris = facts.heard.get(chris.identity, Heard())
-    sound = overlap_seconds(heard_tim.intervals(), heard_chris.intervals())
-    now_both = 0.0
-    if tim.speaking and chris.speaking and tim.speaking_since and chris.speaking_since:
-        now_both = facts.now - max(tim.speaking_since, chris.speaking_since)
-    overlap = max(sound, facts.state.speaking_overlap_s() + now_both)
-    if overlap >= facts.t.overlap_s:
-        return Check(
-            "speaking.overlap",
-            title,
-            "fail",
-            f"Tim and Chris spoke at the same time for {overlap:.1f} s",
-            "one session is not waiting for the other: check the turn relay",
-        )
-    return Check(
-        "speaking.overlap",
-        title,
-        "ok",
-        f"no overlap ({overlap:.1f} s)" if overlap else "no overlap",
     )
 
 

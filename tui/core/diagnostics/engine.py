@@ -34,7 +34,7 @@ from typing import Any, Final, Literal, Protocol
 from agents.constants import AGENT_NAME, AGENT_STATE_ATTRIBUTE
 from tui.core.agent_view import EXPECTED_ROLES
 from tui.core.audio_level import SOUND_THRESHOLD_DBFS
-from tui.core.diagnostics import audio, infra, room, voice
+from tui.core.diagnostics import audio, infra, room, turn_taking, voice
 from tui.core.diagnostics.check import Check, Thresholds, one_line
 from tui.core.diagnostics.facts import DispatchSeen, Facts, Heard, RoomSessions, ServerState
 from tui.core.events import (
@@ -57,6 +57,7 @@ from tui.core.infra_events import (
     WorkerStatus,
     WorkerStatusChanged,
 )
+from tui.core.live_turns import LiveTurns
 from tui.core.state import RoomState
 
 _SOUND_GAP_S: Final = 0.35
@@ -81,7 +82,8 @@ class Diagnostics:
     """The checks of one dashboard (or ``doctor``) run; see the module docstring.
 
     ``state`` is the room model it reads (the :class:`~tui.core.room_model.RoomModel` applies
-    each event to the state first, then to :meth:`apply` for the engine's own bookkeeping).
+    each event to the state first, then to :meth:`apply` for the engine's own bookkeeping);
+    ``turns`` the speaking and turn-taking heard in the audio, which the model feeds likewise.
     ``in_process_worker`` says whether worker status and the worker log reach the engine;
     without them (``doctor``, ``--no-worker``) those checks are inferred from the room or left
     out.
@@ -91,11 +93,13 @@ class Diagnostics:
         self,
         state: RoomState,
         *,
+        turns: LiveTurns | None = None,
         expected_agent_name: str = AGENT_NAME,
         in_process_worker: bool = True,
         thresholds: Thresholds | None = None,
     ) -> None:
         self.state = state
+        self.turns = turns if turns is not None else LiveTurns()
         self.expected_agent_name = expected_agent_name
         self.in_process_worker = in_process_worker
         self.thresholds = thresholds or Thresholds()
@@ -293,6 +297,7 @@ class Diagnostics:
             now=now,
             t=self.thresholds,
             state=self.state,
+            turns=self.turns,
             room=room,
             in_process_worker=self.in_process_worker,
             expected_agent_name=self.expected_agent_name,
@@ -331,7 +336,8 @@ class Diagnostics:
         checks += [room.presence(facts, role) for role in EXPECTED_ROLES]
         checks.append(room.unmatched(facts))
         checks += [audio.audio(facts, role) for role in EXPECTED_ROLES]
-        checks += [audio.one_sided(facts), audio.overlap(facts)]
+        checks.append(audio.one_sided(facts))
+        checks += turn_taking.live_checks(facts.turns, now, self.thresholds)
         if self.in_process_worker:
             checks.append(infra.worker_log(facts))
         return checks

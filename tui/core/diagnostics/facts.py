@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 from tui.core.diagnostics.check import Thresholds
 from tui.core.jobs import lost_job_finding, running_job
+from tui.core.live_turns import LiveTurns
 from tui.core.state import RoomState
 
 if TYPE_CHECKING:
@@ -98,6 +99,8 @@ class Facts:
     t: Thresholds
     state: RoomState
     """The room model (shared with the dashboard); checks only read it."""
+    turns: LiveTurns
+    """Speaking and turn-taking heard in the audio; checks only read it."""
     room: str
     in_process_worker: bool
     expected_agent_name: str

@@ -45,7 +45,7 @@ def encode(event: Any, t0: float) -> str:
     if cls.__name__ not in EVENT_TYPES:
         raise TypeError(f"{cls.__name__} is not a recordable event")
     body: dict[str, Any] = {"type": cls.__name__}
-    clocks = _clock_fields(cls)  # type: ignore[arg-type]  # classes are hashable
+    clocks = clock_fields(cls)  # type: ignore[arg-type]  # classes are hashable
     for item in dataclasses.fields(event):
         value = getattr(event, item.name)
         if item.name in clocks and isinstance(value, int | float):
@@ -91,7 +91,8 @@ def read_events(path: Path) -> Iterator[Any]:
 
 
 @cache
-def _clock_fields(cls: type) -> frozenset[str]:
+def clock_fields(cls: type) -> frozenset[str]:
+    """The clock fields of an event class (``at`` and those marked ``{"clock": True}``)."""
     return frozenset(
         item.name
         for item in dataclasses.fields(cls)

@@ -264,6 +264,8 @@ def _agent_summary(
 def _findings(
     recorded: dict[str, Finding], log_errors: list[LogError], checks: list[Any]
 ) -> list[dict[str, Any]]:
+    # the checks computed over the whole record replace the live ones of the same id
+    computed = {c.id for c in checks}
     found = [
         {
             "id": f.check_id,
@@ -274,6 +276,7 @@ def _findings(
             "at_s": round(f.at, 3),
         }
         for f in recorded.values()
+        if f.check_id not in computed
     ]
     found += [
         {
@@ -282,7 +285,7 @@ def _findings(
             "status": c.status,
             "finding": c.finding,
             "fix": c.fix,
-            "at_s": None,
+            "at_s": _live_at(recorded.get(c.id), c.status),
         }
         for c in checks
     ]
@@ -300,6 +303,11 @@ def _findings(
             }
         )
     return sorted(found, key=lambda f: -STATUS_ORDER.get(f["status"], 0))
+
+
+def _live_at(live: Finding | None, status: str) -> float | None:
+    """When the live check came to the same status, if it did."""
+    return round(live.at, 3) if live is not None and live.status == status else None
 
 
 def _round(value: float | None) -> float | None:

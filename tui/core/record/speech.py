@@ -54,6 +54,11 @@ class SpeechDetector:
         """Start of the interval in progress, None while silent."""
         return self._start
 
+    @property
+    def speaking_until(self) -> float | None:
+        """End of the interval in progress so far (its last audible level), None while silent."""
+        return self._end
+
     def add(self, level_dbfs: float, at: float) -> tuple[float, float] | None:
         """Feed one level measured over the window ending at ``at``; return an interval that
         this level closed, if any."""

@@ -30,17 +30,25 @@ def _flag(value: bool, yes: str, no: str) -> Text:
     return Text(yes, style="bold green") if value else Text(no, style="bold red")
 
 
-def status_parts(view: AgentView, now: float, latency: str = "") -> tuple[Text, Text, Text]:
+def status_parts(
+    view: AgentView, now: float, latency: str = "", speaking: bool | None = None
+) -> tuple[Text, Text, Text]:
     """The status block in three parts: who and what state, the level meter, the audio track.
-    Text from the room is appended as plain text, never markup.
+    Text from the room is appended as plain text, never markup. ``speaking`` is whether the
+    agent is heard speaking in its audio (None: the server's active speakers say).
 
     Kept apart because the level changes several times a second while the agent talks and the
     rest a few times a call: a redraw repaints its whole widget, so the meter gets its own line.
     """
-    return _identity_and_state(view, now), _level_line(view), _audio_and_notes(view, latency)
+    heard = view.speaking if speaking is None else speaking
+    return (
+        _identity_and_state(view, now, heard),
+        _level_line(view, heard),
+        _audio_and_notes(view, latency),
+    )
 
 
-def _identity_and_state(view: AgentView, now: float) -> Text:
+def _identity_and_state(view: AgentView, now: float, speaking: bool) -> Text:
     text = Text()
     text.append("identity ", style="dim")
     text.append(view.identity, style="bold")
@@ -57,18 +65,18 @@ def _identity_and_state(view: AgentView, now: float) -> Text:
     text.append("state ", style="dim")
     text.append(view.agent_state or "(no lk.agent.state)", style="bold")
     text.append("   ")
-    if view.speaking:
+    if speaking:
         text.append("● SPEAKING", style="bold green")
     else:
         text.append("○ quiet", style="dim")
     return text
 
 
-def _level_line(view: AgentView) -> Text:
+def _level_line(view: AgentView, speaking: bool) -> Text:
     text = Text()
     text.append("level ", style="dim")
     level = view.level_dbfs
-    text.append(level_meter(level), style="green" if view.speaking else "cyan")
+    text.append(level_meter(level), style="green" if speaking else "cyan")
     shown = "—" if level is None or level <= SILENCE_DBFS else f"{level:5.1f} dBFS"
     text.append(f" {shown}")
     return text
@@ -163,13 +171,17 @@ class AgentPane(Vertical):
         self._set_status((text, None, None))
         self._set_transcript([], (0, 0))
 
-    def show_agent(self, view: AgentView, now: float, latency: str = "") -> None:
+    def show_agent(
+        self, view: AgentView, now: float, latency: str = "", speaking: bool | None = None
+    ) -> None:
+        """Show ``view``; ``speaking``: heard speaking in its audio (None: the server says)."""
+        heard = view.speaking if speaking is None else speaking
         self.set_class(False, "-missing")
-        self.set_class(view.speaking, "-speaking")
+        self.set_class(heard and view.connected, "-speaking")
         self.set_class(not view.connected, "-left")
         label = view.name or view.identity
         self._set_title(f"{self._title}: {label}" if label != self._title else self._title)
-        self._set_status(status_parts(view, now, latency))
+        self._set_status(status_parts(view, now, latency, heard))
         # The transcript only changes with a transcript event: skip re-rendering otherwise.
         self._set_transcript(view.lines(), (id(view), view.counters.transcript_updates))
 
