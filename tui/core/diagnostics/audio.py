@@ -154,11 +154,13 @@ def overlap(facts: Facts) -> Check:
         return Check("speaking.overlap", title, "pending", "needs both agents")
     heard_tim = facts.heard.get(tim.identity, Heard())
     heard_chris = facts.heard.get(chris.identity, Heard())
-    sound = overlap_seconds(heard_tim.intervals(), heard_chris.intervals())
+    stretch = facts.t.overlap_stretch_s
+    sound = overlap_seconds(heard_tim.intervals(), heard_chris.intervals(), at_least_s=stretch)
     now_both = 0.0
     if tim.speaking and chris.speaking and tim.speaking_since and chris.speaking_since:
         now_both = facts.now - max(tim.speaking_since, chris.speaking_since)
-    overlap = max(sound, facts.state.speaking_overlap_s() + now_both)
+        now_both = now_both if now_both >= stretch else 0.0
+    overlap = max(sound, facts.state.speaking_overlap_s(stretch) + now_both)
     if overlap >= facts.t.overlap_s:
         return Check(
             "speaking.overlap",

@@ -48,6 +48,11 @@ class Thresholds:
     """One agent spoke and the other has said nothing for this long."""
     overlap_s: float = 1.0
     """Both agents audible at once for this long in total fails (the relay never overlaps)."""
+    overlap_stretch_s: float = 0.5
+    """A shorter stretch of both at once is a quick turn change as measured, not an overlap:
+    the server lists both speakers for one of its 0.4 s updates, and levels cover 0.1-0.2 s
+    windows (healthy offline calls, measured: stretches up to 0.42 s from the server's
+    speakers, 0.3 s from levels; three of them failed a whole call)."""
     worker_start_s: float = 15.0
     """The in-process worker still not registered after this long earns a warning."""
     log_recent_s: float = 60.0
