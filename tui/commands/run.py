@@ -11,6 +11,7 @@ call could be placed at all (server unreachable, worker not registered).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import time
@@ -46,6 +47,9 @@ def run_calls(plan: RunPlan, err: TextIO) -> list[CallOutcome]:
     try:
         outcomes = place_all(plan, err, secrets=capture.add_secrets)
     finally:
+        # The rtc handles of the finished calls are dropped now, their warnings still logged
+        # to the file: left to the exit, the SDK prints them on the terminal.
+        gc.collect()
         capture.close()
     print(f"{PROG}: run: log written to {_printable(str(capture.log_path))}", file=err)
     return outcomes
