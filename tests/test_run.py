@@ -126,6 +126,19 @@ def test_an_unwritable_result_file_at_the_end_is_one_line_and_exit_1(
     assert err.startswith("dispatch-tui: run: cannot write results:") and err.count("\n") == 1
 
 
+def test_an_interrupted_run_says_so_writes_nothing_and_exits_130(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def interrupted(call: Any) -> CallOutcome:
+        raise KeyboardInterrupt
+
+    use_runner(monkeypatch, interrupted)
+    code, out, err = run([str(HDX), "--junit", "j.xml"])
+    assert (code, out) == (130, "")
+    assert err == "dispatch-tui: run: interrupted; no results written (records kept)\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def _never_said(folder: Path) -> Path:
     """A copy of hdx-2478.json whose driver must say a word the script never says."""
     data = json.loads(HDX.read_text(encoding="utf-8"))

@@ -35,6 +35,9 @@ def test_a_terminal_gets_a_status_line_redrawn_and_finished_lines_that_stay() ->
     progress = RunProgress(stream, 4, live=True)
     progress.state("A-1 #1", "talking", "turn 3")
     progress.state("B-2 #1", "waiting for agents")
+    drawn = stream.getvalue()
+    progress.state("B-2 #1", "waiting for agents")  # unchanged: not drawn again
+    assert stream.getvalue() == drawn
     assert progress.status_line() == (
         "run [--------------------] 0/4 | A-1 #1 talking (turn 3) | B-2 #1 waiting for agents"
     )

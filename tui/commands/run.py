@@ -36,6 +36,7 @@ from tui.core.settings import LiveKitSettings
 
 PROG: Final = "dispatch-tui"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED: Final = 130
 
 
 def run_calls(plan: RunPlan, err: TextIO) -> list[CallOutcome]:
@@ -100,6 +101,10 @@ def execute(plan: RunPlan, runner: CallRunner, out: TextIO, err: TextIO) -> int:
     except RunSetupError as exc:
         print(f"{PROG}: run: {_printable(str(exc))}; no call was placed", file=err)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        # The calls in progress were closed (rooms deleted, records finished) on the way out.
+        print(f"{PROG}: run: interrupted; no results written (records kept)", file=err)
+        return EXIT_INTERRUPTED
     verdicts = judge(outcomes)
     elapsed_s = time.monotonic() - started
     try:

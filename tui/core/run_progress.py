@@ -49,6 +49,8 @@ class RunProgress:
         """``call`` is now in ``phase`` (``waiting for agents``, ``talking``...); ``detail``
         (``turn 3``) only refreshes the live line."""
         before = self._states.get(call)
+        if before == (phase, detail):
+            return
         self._states[call] = (phase, detail)
         if self._live:
             self._redraw()
