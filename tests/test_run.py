@@ -1,6 +1,7 @@
 """``dispatch-tui run`` after the calls: outcomes judged, JUnit and JSON written, the table on
-stdout, one verdict line on stderr, and the exit code. The runner here is a stand-in returning
-fixed outcomes; placing real calls is the runner's job and is tested with it."""
+stdout, one verdict line on stderr, and the exit code. Most tests use a stand-in runner
+returning fixed outcomes; the last ones run the command whole: real calls on a loopback server
+of its own, a passing and a failing scenario at once, and a malformed contract refused."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import io
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 from helpers import PROJECT
@@ -37,7 +38,7 @@ def hdx_record(**changes: Any) -> dict[str, Any]:
 def use_runner(monkeypatch: pytest.MonkeyPatch, make: Any) -> list[RunPlan]:
     plans: list[RunPlan] = []
 
-    def runner(plan: RunPlan) -> list[CallOutcome]:
+    def runner(plan: RunPlan, err: TextIO) -> list[CallOutcome]:
         plans.append(plan)
         return [make(call) for call in plan.calls()]
 
@@ -87,10 +88,16 @@ def test_a_broken_contract_or_a_failed_call_exits_1_and_says_which(
     assert err.count("\n") == 1 and err.rstrip("\n").isprintable(), repr(err)
     assert err.startswith("run: 2 of 2 calls failed: HDX-2478 call 1 (ended_reason), TQR-1193")
     lines = out.splitlines()
-    assert [line.split()[:4] for line in lines[1:]] == [
+    assert [line.split()[:4] for line in lines[1:4]] == [
         ["HDX-2478", "1", "0", "0%"],
         ["TQR-1193", "1", "0", "0%"],
         ["TOTAL", "2", "0", "0%"],
+    ]
+    # under the table, each failed call: the contract it broke, or its error
+    assert lines[4:] == [
+        "HDX-2478 call 1: ended_reason FAILED: observed 'error', expected one of goodbye, "
+        "max_turns",
+        "TQR-1193 call 1: error: no agent joined?[2J within 30 s",
     ]
     root = ET.parse(tmp_path / "j.xml").getroot()
     failure = root.find("testsuite/testcase/failure")
@@ -117,3 +124,70 @@ def test_an_unwritable_result_file_at_the_end_is_one_line_and_exit_1(
     code, _, err = run([str(HDX), "--json", "out/r.json"])
     assert code == 1
     assert err.startswith("dispatch-tui: run: cannot write results:") and err.count("\n") == 1
+
+
+def test_an_interrupted_run_says_so_writes_nothing_and_exits_130(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def interrupted(call: Any) -> CallOutcome:
+        raise KeyboardInterrupt
+
+    use_runner(monkeypatch, interrupted)
+    code, out, err = run([str(HDX), "--junit", "j.xml"])
+    assert (code, out) == (130, "")
+    assert err == "dispatch-tui: run: interrupted; no results written (records kept)\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def _never_said(folder: Path) -> Path:
+    """A copy of hdx-2478.json whose driver must say a word the script never says."""
+    data = json.loads(HDX.read_text(encoding="utf-8"))
+    data["load_id"] = "NVR-2478"
+    data["expect"]["transcript"]["driver"]["must_match"].append("(?i)\\bpineapple\\b")
+    path = folder / "never.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+@pytest.mark.e2e
+def test_real_calls_two_at_once_one_passing_one_breaking_a_contract(tmp_path: Path) -> None:
+    never = _never_said(tmp_path)
+    argv = [str(HDX), str(never), "--concurrency", "2", "--voice", "offline"]
+    code, out, err = run([*argv, "--junit", "j.xml", "--json", "r.json"])
+    assert code == 1, err
+    lines = out.splitlines()
+    assert [line.split()[:4] for line in lines[1:4]] == [
+        ["HDX-2478", "1", "1", "100%"],
+        ["NVR-2478", "1", "0", "0%"],
+        ["TOTAL", "2", "1", "50%"],
+    ], out
+    broken = "transcript.driver.must_match[1]"
+    assert lines[4:] == [
+        f"NVR-2478 call 1: {broken} FAILED: observed no match in 4 driver lines, expected a "
+        "line matching /(?i)\\bpineapple\\b/"
+    ], out
+    progress = err.splitlines()
+    assert progress[0].startswith("run: local livekit-server at ws://127.0.0.1:")
+    assert "run: [2/2] " in err and f"FAILED {broken}: ended (" in err, err
+    assert progress[-1] == f"run: 1 of 2 calls failed: NVR-2478 call 1 ({broken})"
+    cases = ET.parse(tmp_path / "j.xml").getroot().findall("testsuite/testcase")
+    assert len(cases) == 2
+    failure = cases[1].find("failure")
+    assert failure is not None and failure.get("message", "").startswith(f"{broken} FAILED")
+    assert cases[0].find("failure") is None and cases[0].find("error") is None
+    # every call's record is kept where the JUnit file and the JSON say
+    document = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    for call in document["calls"]:
+        assert Path(call["record"]).is_file() and call["error"] is None
+        assert call["duration_s"] < 90
+
+
+def test_a_malformed_contract_exits_2_in_one_line_before_any_call(tmp_path: Path) -> None:
+    data = json.loads(HDX.read_text(encoding="utf-8"))
+    data["expect"]["turns"]["pilot"] = {"min": 1}
+    (tmp_path / "bad.json").write_text(json.dumps(data), encoding="utf-8")
+    code, out, err = run([str(HDX), "bad.json", "--junit", "j.xml"])
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("dispatch-tui: bad.json: "), err
+    assert "expect.turns" in err and "pilot" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json"]

@@ -15,6 +15,7 @@ from helpers import PROJECT
 
 from tui.commands.cli import build_parser, run_cli
 from tui.commands.run_args import RunInputError, build_plan, scenario_files
+from tui.core.local_server import free_port
 from tui.core.settings import LiveKitSettings
 
 SCENARIOS = PROJECT / "scenarios"
@@ -137,13 +138,14 @@ def test_an_unwritable_output_folder_is_bad_input(tmp_path: Path) -> None:
     assert result.code == 2 and "not writable" in one_line(result.err)
 
 
-def test_valid_input_is_checked_then_stops_at_the_unwired_runner(tmp_path: Path) -> None:
-    result = run([str(SCENARIOS), "--repeat", "2", "--junit", "j.xml", "--json", "r.json"])
-    assert result.code == 1
+def test_valid_input_then_an_unreachable_server_exits_2_in_one_line(tmp_path: Path) -> None:
+    server = {**SERVER, "LIVEKIT_URL": f"ws://127.0.0.1:{free_port()}"}  # nothing listens
+    result = run([str(SCENARIOS), "--repeat", "2", "--junit", "j.xml", "--json", "r.json"], server)
+    assert result.code == 2, result
     line = one_line(result.err)
-    bundled = len(list(SCENARIOS.glob("*.json")))
-    assert f"not wired yet ({2 * bundled} calls planned and validated)" in line, line
-    assert files_in(tmp_path) == []
+    assert line.startswith("dispatch-tui: run: ") and "unreachable at ws://127.0.0.1:" in line
+    assert line.endswith("; no call was placed"), line
+    assert result.out == "" and files_in(tmp_path) == []
 
 
 def test_folders_expand_sorted_files_count_once_and_the_default_is_the_bundled_set(

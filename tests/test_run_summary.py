@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 
 from tui.core.contracts import CallVerdict, ExpectationResult
-from tui.core.run_summary import format_summary, results_document, summary_rows, verdict_line
+from tui.core.run_summary import (
+    failure_lines,
+    format_summary,
+    results_document,
+    summary_rows,
+    verdict_line,
+)
 
 FAIL = ExpectationResult("max_overlaps", False, 2, "at most 0", "max_overlaps FAILED: ...")
 OK = ExpectationResult("ended_reason", True, "goodbye", "one of goodbye", "ended_reason ok: ...")
@@ -98,3 +104,12 @@ def test_the_json_document_holds_every_call_and_the_summary() -> None:
         "duration_s_median": 42.0,
     }
     assert results_document(CALLS[:1])["passed"] is True
+
+
+def test_failure_lines_name_every_broken_contract_and_every_error_in_call_order() -> None:
+    assert failure_lines(CALLS) == [
+        "TQR-1193 call 1: max_overlaps FAILED: ...",
+        "HDX-2478 call 2: max_overlaps FAILED: ...",
+        "HDX-2478 call 3: error: no record",
+    ]
+    assert failure_lines([call("a-1.json", 1)]) == []

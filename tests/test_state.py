@@ -267,6 +267,9 @@ def test_speaking_intervals_and_overlap() -> None:
 def test_overlap_seconds_handles_disjoint_and_nested() -> None:
     assert overlap_seconds([(0, 1)], [(1, 2)]) == 0
     assert overlap_seconds([(0, 10)], [(2, 3), (5, 6)]) == pytest.approx(2)
+    # stretches shorter than at_least_s are left out, longer ones count whole
+    assert overlap_seconds([(0, 10)], [(2, 2.4), (5, 6)], at_least_s=0.5) == pytest.approx(1)
+    assert overlap_seconds([(0, 1)], [(0.5, 2)], at_least_s=0.5) == pytest.approx(0.5)
 
 
 def test_observer_disconnect_stops_speaking() -> None:

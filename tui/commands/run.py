@@ -3,13 +3,15 @@
 The command line becomes a :class:`~tui.core.run_plan.RunPlan` (``run_args``); a runner places
 the calls and returns one :class:`~tui.core.run_plan.CallOutcome` each; every outcome is judged
 (``tui.core.contracts``), written as JUnit and JSON when asked, and summed up in a table on
-stdout and one verdict line on stderr. Exit 0 when every call passed, 1 when any failed or could
-not run, 2 on bad input.
+stdout (each failed call below it, naming the contracts it broke) and one verdict line on stderr.
+Exit 0 when every call passed, 1 when any failed or could not run, 2 on bad input or when no
+call could be placed at all (server unreachable, worker not registered).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import time
@@ -21,25 +23,37 @@ from typing import Any, Final, TextIO
 from tui.commands.run_args import RunInputError, build_plan
 from tui.core.contracts import CallVerdict, judge_call
 from tui.core.junit import write_junit
-from tui.core.run_plan import CallOutcome, CallRunner, RunPlan
-from tui.core.run_summary import format_summary, results_document, summary_rows, verdict_line
+from tui.core.log_bridge import LogCapture, default_log_path
+from tui.core.run_plan import CallOutcome, CallRunner, RunPlan, RunSetupError
+from tui.core.run_summary import (
+    failure_lines,
+    format_summary,
+    results_document,
+    summary_rows,
+    verdict_line,
+)
 from tui.core.settings import LiveKitSettings
 
 PROG: Final = "dispatch-tui"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED: Final = 130
 
 
-class NotWiredError(RuntimeError):
-    """The calls cannot be placed by this build (the runner is not connected yet)."""
+def run_calls(plan: RunPlan, err: TextIO) -> list[CallOutcome]:
+    """Place every call of ``plan`` (:func:`tui.core.call_runner.run_calls`), the process's
+    log going to a file meanwhile: the terminal shows the progress, not the SDK's warnings."""
+    from tui.core.call_runner import run_calls as place_all
 
-
-def run_calls(plan: RunPlan) -> list[CallOutcome]:
-    """Place every call of ``plan``: not wired yet in this branch (see the CallRunner
-    protocol in ``tui.core.run_plan`` for what the real one returns)."""
-    raise NotWiredError(
-        f"placing calls is not wired yet ({len(plan.calls())} calls planned and validated); "
-        "the scenarios and options are valid"
-    )
+    capture = LogCapture(default_log_path()).start()
+    try:
+        outcomes = place_all(plan, err, secrets=capture.add_secrets)
+    finally:
+        # The rtc handles of the finished calls are dropped now, their warnings still logged
+        # to the file: left to the exit, the SDK prints them on the terminal.
+        gc.collect()
+        capture.close()
+    print(f"{PROG}: run: log written to {_printable(str(capture.log_path))}", file=err)
+    return outcomes
 
 
 def run_command(
@@ -83,10 +97,14 @@ def execute(plan: RunPlan, runner: CallRunner, out: TextIO, err: TextIO) -> int:
     """Run a checked plan: calls, verdicts, files, table, exit code."""
     started_at, started = datetime.now(UTC), time.monotonic()
     try:
-        outcomes = runner(plan)
-    except NotWiredError as exc:
-        print(f"{PROG}: run: {exc}", file=err)
-        return EXIT_FAILED
+        outcomes = runner(plan, err)
+    except RunSetupError as exc:
+        print(f"{PROG}: run: {_printable(str(exc))}; no call was placed", file=err)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        # The calls in progress were closed (rooms deleted, records finished) on the way out.
+        print(f"{PROG}: run: interrupted; no results written (records kept)", file=err)
+        return EXIT_INTERRUPTED
     verdicts = judge(outcomes)
     elapsed_s = time.monotonic() - started
     try:
@@ -99,6 +117,8 @@ def execute(plan: RunPlan, runner: CallRunner, out: TextIO, err: TextIO) -> int:
         return EXIT_FAILED
     if verdicts:
         print(format_summary(summary_rows(verdicts)), file=out)
+        for line in failure_lines(verdicts):
+            print(_printable(line), file=out)
     print(_printable(verdict_line(verdicts)), file=err)
     return EXIT_OK if verdicts and all(verdict.passed for verdict in verdicts) else EXIT_FAILED
 

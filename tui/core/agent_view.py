@@ -231,14 +231,20 @@ class AgentView:
 
 
 def overlap_seconds(
-    first: Iterable[tuple[float, float]], second: Iterable[tuple[float, float]]
+    first: Iterable[tuple[float, float]],
+    second: Iterable[tuple[float, float]],
+    *,
+    at_least_s: float = 0.0,
 ) -> float:
-    """Total time during which an interval of ``first`` and one of ``second`` both run."""
+    """Total time during which an interval of ``first`` and one of ``second`` both run,
+    leaving out each stretch shorter than ``at_least_s``."""
     ordered_second = sorted(second)
     total = 0.0
     for start, end in first:
         for other_start, other_end in ordered_second:
             if other_start >= end:
                 break
-            total += max(0.0, min(end, other_end) - max(start, other_start))
+            stretch = min(end, other_end) - max(start, other_start)
+            if stretch > 0.0 and stretch >= at_least_s:
+                total += stretch
     return total

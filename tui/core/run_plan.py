@@ -1,6 +1,6 @@
 """What ``dispatch-tui run`` will do, and what each call left: the seam between the command
 line (``tui.commands.run_args`` builds a :class:`RunPlan`) and the code that places the calls
-(``run_calls(plan) -> list[CallOutcome]``).
+(``tui.core.call_runner.run_calls(plan, err) -> list[CallOutcome]``).
 
 Everything here is validated before any call starts: the scenarios are loaded, the output
 paths checked. A plan is plain data.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from agents.scenario import Scenario
 from tui.core.settings import LiveKitSettings
@@ -63,8 +63,14 @@ class CallOutcome:
     """One line when the call failed before writing a record (room refused, no agent, ...)."""
 
 
+class RunSetupError(RuntimeError):
+    """The run could not start (server unreachable, worker not registered...): the message is
+    one line, and no call was placed."""
+
+
 class CallRunner(Protocol):
     """Places every call of a plan and returns one outcome per ``plan.calls()``, in that
-    order. A failed call is an outcome with ``error``, never an exception."""
+    order, reporting progress on ``err``. A failed call is an outcome with ``error``, never an
+    exception; a run that cannot start at all raises :class:`RunSetupError`."""
 
-    def __call__(self, plan: RunPlan) -> list[CallOutcome]: ...
+    def __call__(self, plan: RunPlan, err: TextIO) -> list[CallOutcome]: ...

@@ -108,6 +108,18 @@ def format_summary(rows: Sequence[SummaryRow]) -> str:
     )
 
 
+def failure_lines(verdicts: Sequence[CallVerdict]) -> list[str]:
+    """Under the table: each call that failed, one line per broken contract (observed and
+    expected) or its error."""
+    lines = []
+    for verdict in verdicts:
+        where = f"{verdict.scenario} call {verdict.index}"
+        if verdict.error is not None:
+            lines.append(f"{where}: error: {verdict.error}")
+        lines.extend(f"{where}: {result.message}" for result in verdict.failures)
+    return lines
+
+
 def verdict_line(verdicts: Sequence[CallVerdict]) -> str:
     """One line for stderr: how many calls passed, and which failed and why (first contract)."""
     failed = [verdict for verdict in verdicts if not verdict.passed]

@@ -382,12 +382,15 @@ class RoomState:
         lines = [line for view in self._participants.values() for line in view.in_progress.values()]
         return sorted(lines, key=lambda line: line.started_at)
 
-    def speaking_overlap_s(self) -> float:
-        """Seconds the dispatcher and driver spoke at once, over their recorded intervals."""
+    def speaking_overlap_s(self, at_least_s: float = 0.0) -> float:
+        """Seconds the dispatcher and driver spoke at once, over their recorded intervals
+        (stretches shorter than ``at_least_s`` left out)."""
         dispatcher, driver = self.dispatcher(), self.driver()
         if dispatcher is None or driver is None:
             return 0.0
-        return overlap_seconds(dispatcher.speaking_intervals, driver.speaking_intervals)
+        return overlap_seconds(
+            dispatcher.speaking_intervals, driver.speaking_intervals, at_least_s=at_least_s
+        )
 
 
 def _process(attributes: Mapping[str, str]) -> str:
