@@ -47,7 +47,8 @@ class Turn:
     started_speaking_at: float | None = None
     stopped_speaking_at: float | None = None
     metrics: Mapping[str, Any] = field(default_factory=dict, compare=False)
-    """The assistant message's MetricsReport (llm_node_ttft, tts_node_ttfb, ...)."""
+    """The assistant message's MetricsReport (llm_node_ttft, tts_node_ttfb, ...); the relay adds
+    ``e2e_latency`` (asked to first audio) when the framework did not time the reply."""
 
 
 @dataclass
@@ -227,6 +228,7 @@ class TurnRelay:
     async def _speak(self, party: RelayParty, prompt: str | None) -> str | None:
         """Ask ``party`` for one line and wait until it has finished saying it."""
         self._committed[party.role].clear()
+        asked_at = time.time()  # the framework's speaking times are wall-clock too
         if prompt is None:
             handle = party.session.generate_reply(instructions=self._opening)
         else:
@@ -241,6 +243,11 @@ class TurnRelay:
         if not committed:
             return None
         text, metrics = committed[-1]
+        started = metrics.get("started_speaking_at")
+        if metrics.get("e2e_latency") is None and isinstance(started, int | float):
+            # The framework times a reply only from a user's speech; a relayed line is text, so
+            # the relay times it: asked (right after the other agent stopped) to first audio.
+            metrics = {**metrics, "e2e_latency": max(0.0, started - asked_at)}
         turn = self.book.record(
             party.role,
             text,

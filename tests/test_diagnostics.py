@@ -91,6 +91,13 @@ def healthy(diag: RoomModel) -> None:
         diag.apply(AudioLevel(ROOM, TIM, LOUD, at=2.0 + step / 10))
         diag.apply(AudioLevel(ROOM, CHRIS, LOUD, at=3.5 + step / 10))
     diag.apply(AudioLevel(ROOM, TIM, QUIET, at=4.6))
+    turn(diag, "dispatcher", 0.4, at=3.0)
+    turn(diag, "driver", 0.5, at=4.5)
+
+
+def turn(diag: Diagnostics, role: str, reply_s: float | None, at: float) -> None:
+    """A ``turn`` session event whose reply began ``reply_s`` after the agent was asked."""
+    diag.session_event(ROOM, role, "turn", {"text": "line", "e2e_latency": reply_s}, at=at)
 
 
 def test_healthy_room_passes_every_check() -> None:
@@ -100,7 +107,8 @@ def test_healthy_room_passes_every_check() -> None:
     assert {c.status for c in checks} == {"ok"}, [c for c in checks if c.status != "ok"]
     assert worst(checks) == "ok"
     assert summary(checks) == f"checks: all {len(checks)} ok"
-    assert len({c.id for c in checks}) == len(checks) == 19
+    assert len({c.id for c in checks}) == len(checks) == 20
+    assert by_id(checks)["voice.reply"].finding == "Tim 0.4 s, Chris 0.5 s"
 
 
 def test_evaluate_is_pure() -> None:
@@ -277,6 +285,53 @@ def test_openai_key_missing_rejected_and_realtime_failing() -> None:
     assert checks["openai.key"].status == "fail" and "rejected" in checks["openai.key"].finding
     assert checks["openai.realtime"].status == "fail"
     assert checks["session.dispatcher"].status == "fail"
+
+
+def test_realtime_errors_the_session_survived_say_what_happened() -> None:
+    diag = engine()
+    diag.set_voice("realtime", key_present=True)
+
+    def error(text: str, at: float) -> Check:
+        payload = {"error": text, "source": "RealtimeModel", "recoverable": True}
+        diag.session_event(ROOM, "driver", "error", payload, at=at)
+        return by_id(diag.evaluate(at))["openai.realtime"]
+
+    limited = error("response failed: rate_limit_exceeded: Rate limit reached", 1.0)
+    assert limited.status == "warn" and limited.finding.startswith("OpenAI rate-limited")
+    assert "rate limits" in limited.fix
+    dropped = error("OpenAI Realtime API connection closed unexpectedly", 2.0)
+    assert dropped.status == "warn" and dropped.finding.startswith("OpenAI error: ")
+    turn(diag, "driver", 0.5, at=3.0)  # a turn after the error: the session came back
+    recovered = by_id(diag.evaluate(3.0))["openai.realtime"]
+    assert recovered.status == "warn" and recovered.finding.startswith("recovered from: ")
+    assert "OPENAI_BASE_URL" in recovered.fix
+    assert by_id(diag.evaluate(3.0))["session.driver"].status != "fail"  # it survived
+
+
+def test_slow_reply_warns_with_the_cause_for_the_voice() -> None:
+    diag = engine(thresholds=Thresholds(slow_reply_s=3.0))
+    diag.set_voice("realtime", key_present=True)
+    assert by_id(diag.evaluate(1.0))["voice.reply"].status == "pending"
+    turn(diag, "dispatcher", 0.3, at=1.0)
+    assert by_id(diag.evaluate(1.0))["voice.reply"].status == "pending"  # Chris not heard yet
+    turn(diag, "driver", 5.2, at=7.0)
+    slow = by_id(diag.evaluate(7.0))["voice.reply"]
+    assert slow.status == "warn"
+    assert slow.finding == "Chris's last reply began 5.2 s after being asked (over 3 s)"
+    assert "OPENAI_BASE_URL" in slow.fix
+    turn(diag, "driver", 0.6, at=9.0)  # the next reply is prompt again
+    assert by_id(diag.evaluate(9.0))["voice.reply"].status == "ok"
+    diag.set_voice("offline")
+    turn(diag, "dispatcher", 4.0, at=12.0)
+    assert "CPU" in by_id(diag.evaluate(12.0))["voice.reply"].fix
+
+
+def test_turns_without_timings_pass() -> None:
+    diag = engine()
+    turn(diag, "dispatcher", None, at=1.0)
+    turn(diag, "driver", None, at=2.0)
+    check = by_id(diag.evaluate(2.0))["voice.reply"]
+    assert check.status == "ok" and check.finding == "replies not timed by this worker"
 
 
 def test_offline_voice_needs_no_key() -> None:

@@ -239,6 +239,11 @@ class Diagnostics:
             sessions.turns += kind == "turn"
             if kind == "turn" or payload.get("type") == "realtime":
                 self._realtime_worked_at = at
+            if kind == "turn":
+                info = sessions.role(role)
+                info.turns += 1
+                latency = payload.get("e2e_latency")
+                info.reply_s = float(latency) if isinstance(latency, int | float) else None
         elif kind == "conversation_ended":
             sessions.ended = str(payload.get("reason", ""))
 
@@ -327,6 +332,7 @@ class Diagnostics:
             *voice.openai(facts),
         ]
         checks += [voice.session(facts, role) for role in EXPECTED_ROLES]
+        checks.append(voice.reply(facts))
         checks.append(room.observer(facts))
         checks += [room.presence(facts, role) for role in EXPECTED_ROLES]
         checks.append(room.unmatched(facts))

@@ -48,6 +48,9 @@ class SessionInfo:
     error_at: float | None = None
     closed: str = ""
     voice_mode: str = ""
+    turns: int = 0
+    reply_s: float | None = None
+    """The last turn's reply latency: asked to first audio (``e2e_latency``)."""
 
 
 @dataclass(slots=True)
