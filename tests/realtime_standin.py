@@ -90,6 +90,17 @@ class RealtimeStandIn:
         if self.log_path is not None:
             self._log_file = self.log_path.open("a", encoding="utf-8")
 
+    def reset(self, faults: Sequence[Fault] = (), log_path: Path | None = None) -> None:
+        """Start afresh for the next test: its faults, counters and log (``log_path`` if given)."""
+        self.faults = tuple(faults)
+        self.responses.clear()
+        with self._lock:
+            self.client_events.clear()
+            if log_path is not None:
+                if self._log_file is not None:
+                    self._log_file.close()
+                self.log_path, self._log_file = log_path, log_path.open("a", encoding="utf-8")
+
     async def stop(self) -> None:
         for session in list(self.open_sessions):
             await session.close()
