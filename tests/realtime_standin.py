@@ -171,6 +171,7 @@ class RealtimeStandIn:
         if not authorization.startswith("Bearer ") or not authorization[7:].strip():
             return _http_error(401, "missing_api_key", "You didn't provide an API key.")
         if any(f.kind == "http_401" for f in self.faults):
+            self.log({"connection": connection, "fault": "http_401"})
             return _http_error(401, "invalid_api_key", "Incorrect API key provided.")
         if not model:
             return _http_error(400, "missing_model", "Missing required parameter: 'model'.")

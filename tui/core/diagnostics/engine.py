@@ -260,6 +260,7 @@ class Diagnostics:
             sessions.realtime_error = error
             sessions.realtime_recoverable = recoverable
             sessions.realtime_error_at = at
+            sessions.realtime_error_role, sessions.realtime_error_turns = role, info.turns
 
     def _set_room(
         self, name: str, created_at: datetime | None, *, now: float, wall_now: datetime

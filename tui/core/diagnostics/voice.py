@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tui.core.agent_view import EXPECTED_ROLES, AgentRole
 from tui.core.diagnostics.check import ROLE_LABELS, Check
-from tui.core.diagnostics.facts import Facts
+from tui.core.diagnostics.facts import Facts, RoomSessions
 
 
 def openai(facts: Facts) -> list[Check]:
@@ -58,14 +58,17 @@ def openai(facts: Facts) -> list[Check]:
             "check the key, OPENAI_BASE_URL and network access to OpenAI",
         )
     else:
-        realtime = _recoverable(sessions.realtime_error, sessions.realtime_error_at, worked)
+        realtime = _recoverable(sessions)
     return [key, realtime]
 
 
-def _recoverable(error: str, error_at: float | None, worked_at: float | None) -> Check:
+def _recoverable(sessions: RoomSessions) -> Check:
     """A realtime error the session survived: a rate limit, a dropped connection, a failed
     response."""
     check_id, title = "openai.realtime", "Realtime connection"
+    error = sessions.realtime_error
+    erring = sessions.roles.get(sessions.realtime_error_role)
+    turns_since = (erring.turns if erring else 0) - sessions.realtime_error_turns
     if "rate_limit" in error.lower() or "rate limit" in error.lower():
         return Check(
             check_id,
@@ -74,7 +77,7 @@ def _recoverable(error: str, error_at: float | None, worked_at: float | None) ->
             f"OpenAI rate-limited a response: {error}",
             "wait a minute and press d; if it repeats, raise the OpenAI account's rate limits",
         )
-    if worked_at is not None and worked_at > (error_at or 0.0):
+    if turns_since > 0:
         return Check(
             check_id,
             title,
