@@ -224,7 +224,7 @@ class StandInSession:
         if persona is None:
             return f"This is line {self.said} from the {self.voice or 'unnamed'} voice."
         opener = scenario.script[0].speaker if scenario.script else "dispatcher"
-        due = self.heard + (persona.role == opener)  # 1-based: the opener speaks unprompted
+        due = max(1, self.heard + (persona.role == opener))  # 1-based: the opener opens
         lines = scenario.lines_for(persona.role)
         return lines[due - 1] if 0 < due <= len(lines) else "That is all from me. Goodbye."
 
