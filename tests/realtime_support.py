@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+import psutil
 import pytest
 from helpers import eventually, job_threads
 from livekit import api
@@ -253,8 +254,15 @@ async def dispatch_under_doctor(
     return doctor
 
 
+FD_MARGIN: Final = 8
+"""Descriptors a process may keep after a call (pooled connections, epoll), as in test_leaks."""
+
+
 async def assert_nothing_left(
-    server: LocalServer, room: str, stand_in: RealtimeStandIn, threads_before: Iterable[Any]
+    server: LocalServer,
+    room: str,
+    stand_in: RealtimeStandIn,
+    threads_before: Iterable[Any],
 ) -> None:
     """The call's job thread ended, no thread stayed, every OpenAI socket closed, nobody is
     left in the room."""
@@ -274,3 +282,13 @@ async def assert_nothing_left(
             return not [p for p in reply.participants if p.identity in (TIM, CHRIS)] or None
 
         await poll(empty, 15, f"both agents to leave {room}")
+
+
+async def assert_fds_back(fds_before: int) -> None:
+    """The process holds no more file descriptors than before the call (and its watchers)."""
+    process = psutil.Process()
+    await eventually(
+        lambda: process.num_fds() <= fds_before + FD_MARGIN,
+        10,
+        f"file descriptors back near {fds_before} (now {process.num_fds()})",
+    )

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psutil
 import pytest
 from helpers import eventually
 from realtime_faults import Fault
@@ -25,6 +26,7 @@ from realtime_support import (
     SHORT_SCRIPT,
     TIM,
     CallWatch,
+    assert_fds_back,
     assert_nothing_left,
     create_call_room,
     fresh,
@@ -73,6 +75,7 @@ async def test_a_realtime_call_completes_with_both_agents_audible_in_turns(
     log = tmp_path / "standin.jsonl"
     await fresh(stand_in, log_path=log)
     threads_before = set(threading.enumerate())
+    fds_before = psutil.Process().num_fds()
     room = await create_call_room(livekit_server, short_scenario(), dispatch=True)
     async with CallWatch(livekit_server, room, worker) as watch:
         alarms: list[Check] = []
@@ -142,6 +145,7 @@ async def test_a_realtime_call_completes_with_both_agents_audible_in_turns(
         }
         assert started["driver"]["voice"] == "echo" and started["driver"]["temperature"] == 0.7
     _check_the_stand_ins_log(log)
+    await assert_fds_back(fds_before)
 
 
 def _check_the_stand_ins_log(log: Path) -> None:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 from helpers import scaled
 from realtime_faults import Fault
@@ -22,6 +23,7 @@ from realtime_support import (
     SHORT_SCRIPT,
     TIM,
     CallWatch,
+    assert_fds_back,
     assert_nothing_left,
     create_call_room,
     dispatch_under_doctor,
@@ -143,6 +145,7 @@ async def test_fault_is_reported_and_the_rest_keeps_working(
     case = CASES[name]
     await fresh(stand_in, [case.fault], tmp_path / "standin.jsonl")
     threads_before = set(threading.enumerate())
+    fds_before = psutil.Process().num_fds()
     room = await create_call_room(livekit_server, short_scenario(), dispatch=False)
     async with CallWatch(livekit_server, room, worker) as watch:
         doctor = await dispatch_under_doctor(livekit_server, watch, scaled(case.doctor_s))
@@ -179,3 +182,4 @@ async def test_fault_is_reported_and_the_rest_keeps_working(
         # the dashboard is still observing, and the call left nothing behind
         assert watch.engine.state.observer_state == "connected"
         await assert_nothing_left(livekit_server, room, stand_in, threads_before)
+    await assert_fds_back(fds_before)
