@@ -9,7 +9,6 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -24,13 +23,14 @@ from reliability_support import new_threads, poll, wait_until_jobs_dispatched
 from agents.constants import AGENT_NAME, AGENT_STATE_ATTRIBUTE
 from agents.multi_agent_worker import build_server
 from agents.scenario import Scenario, parse_scenario
-from agents.tokens import observer_token
 from tui.commands.doctor import DoctorResult, diagnose
 from tui.core.control_plane import ControlPlane, ControlPlaneError
-from tui.core.diagnostics import Check, Diagnostics
-from tui.core.events import AttributesChanged, AudioLevel, DomainEvent, SessionEvent
+from tui.core.diagnostics import Check
+from tui.core.events import AttributesChanged, AudioLevel, SessionEvent, WatchEvent
+from tui.core.infra_events import VoiceConfigured, WorkerStatusChanged
 from tui.core.local_server import LocalServer
-from tui.core.observer import RoomObserver
+from tui.core.room_model import RoomModel
+from tui.core.room_watch import RoomWatch
 from tui.core.settings import LiveKitSettings
 from tui.core.worker_runner import InProcessWorker
 
@@ -107,53 +107,39 @@ async def fresh(
 
 
 class CallWatch:
-    """One room as the dashboard sees it: its observer feeding a diagnostics engine and the
-    room state, with every domain event kept for the test."""
+    """One room as the dashboard sees it: a room watch (observer and control-plane polling)
+    feeding the one reducer, the room model, with every event kept for the test."""
 
     def __init__(self, server: LocalServer, room: str, worker: InProcessWorker | None) -> None:
         self.server, self.room = server, room
-        self.engine = Diagnostics(expected_agent_name=AGENT_NAME, in_process_worker=True)
-        self.engine.set_voice("realtime", key_present=True)
+        self.model = RoomModel(in_process_worker=True)
+        self.model.apply(VoiceConfigured("realtime", key_present=True))
         if worker is not None:
-            self.engine.worker_status(worker.status, time.monotonic() - 60)
-        self.events: list[DomainEvent] = []
+            self.model.apply(WorkerStatusChanged(worker.status, at=time.monotonic() - 60))
+        self.events: list[WatchEvent] = []
         self.control = ControlPlane(server.url, server.api_key, server.api_secret)
-        self.observer: RoomObserver | None = None
-        self._poller: asyncio.Task[None] | None = None
+        settings = LiveKitSettings(server.url, server.api_key, server.api_secret, "test")
+        self.watch = RoomWatch(
+            settings,
+            self.control,
+            self._apply,
+            poll_interval_s=0.5,
+            observer_identity=f"obs-{uuid.uuid4().hex[:6]}",
+        )
 
-    def _apply(self, event: DomainEvent) -> None:
+    def _apply(self, event: WatchEvent) -> None:
         self.events.append(event)
-        self.engine.apply(event)
+        self.model.apply(event)
 
     async def __aenter__(self) -> CallWatch:
         await self.control.__aenter__()
-        self.engine.state.reset(self.room, now=time.monotonic())
-        self.engine.server_ok()
-        summary = next(r for r in await self.control.list_rooms() if r.name == self.room)
-        self.engine.set_room(
-            self.room, summary.created_at, now=time.monotonic(), wall_now=datetime.now(UTC)
-        )
-        identity = f"obs-{uuid.uuid4().hex[:6]}"
-        token = observer_token(self.server.api_key, self.server.api_secret, self.room, identity)
-        self.observer = RoomObserver(self.server.url, token, self.room, self._apply)
-        await self.observer.start()
-        self._poller = asyncio.create_task(self._poll_dispatches())
+        self.model.reset(self.room, now=time.monotonic())
+        self.watch.start()
+        await self.watch.watch(self.room)
         return self
 
-    async def _poll_dispatches(self) -> None:
-        while True:
-            with contextlib.suppress(ControlPlaneError):
-                found = await self.control.list_dispatches(self.room)
-                self.engine.set_dispatches(self.room, found, time.monotonic())
-            await asyncio.sleep(0.5)
-
     async def __aexit__(self, *exc: object) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-        if self.observer is not None:
-            await self.observer.aclose()
+        await self.watch.aclose()
         with contextlib.suppress(ControlPlaneError):
             await self.control.delete_room(self.room)
         await self.control.__aexit__(None, None, None)
@@ -161,7 +147,7 @@ class CallWatch:
     # ------------------------------------------------------------------ what was seen
 
     def checks(self) -> dict[str, Check]:
-        return {check.id: check for check in self.engine.evaluate(time.monotonic())}
+        return {check.id: check for check in self.model.evaluate(time.monotonic())}
 
     def sessions(self, kind: str, role: str | None = None) -> list[dict[str, Any]]:
         return [
@@ -171,7 +157,7 @@ class CallWatch:
         ]
 
     def final_lines(self, identity: str) -> list[str]:
-        view = self.engine.state.get(identity)
+        view = self.model.state.get(identity)
         return [line.text.strip() for line in view.transcript if line.final] if view else []
 
     def loudest(self, identity: str) -> float:

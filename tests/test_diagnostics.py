@@ -95,9 +95,11 @@ def healthy(diag: RoomModel) -> None:
     turn(diag, "driver", 0.5, at=4.5)
 
 
-def turn(diag: Diagnostics, role: str, reply_s: float | None, at: float) -> None:
+def turn(diag: RoomModel, role: str, reply_s: float | None, at: float) -> None:
     """A ``turn`` session event whose reply began ``reply_s`` after the agent was asked."""
-    diag.session_event(ROOM, role, "turn", {"text": "line", "e2e_latency": reply_s}, at=at)
+    identity = TIM if role == "dispatcher" else CHRIS
+    payload = {"text": "line", "e2e_latency": reply_s}
+    diag.apply(SessionEvent(ROOM, identity, role, "turn", payload, at=at))
 
 
 def test_healthy_room_passes_every_check() -> None:
@@ -289,11 +291,11 @@ def test_openai_key_missing_rejected_and_realtime_failing() -> None:
 
 def test_realtime_errors_the_session_survived_say_what_happened() -> None:
     diag = engine()
-    diag.set_voice("realtime", key_present=True)
+    diag.apply(VoiceConfigured("realtime", key_present=True))
 
     def error(text: str, at: float) -> Check:
         payload = {"error": text, "source": "RealtimeModel", "recoverable": True}
-        diag.session_event(ROOM, "driver", "error", payload, at=at)
+        diag.apply(SessionEvent(ROOM, CHRIS, "driver", "error", payload, at=at))
         return by_id(diag.evaluate(at))["openai.realtime"]
 
     limited = error("response failed: rate_limit_exceeded: Rate limit reached", 1.0)
@@ -312,7 +314,7 @@ def test_realtime_errors_the_session_survived_say_what_happened() -> None:
 
 def test_slow_reply_warns_with_the_cause_for_the_voice() -> None:
     diag = engine(thresholds=Thresholds(slow_reply_s=3.0))
-    diag.set_voice("realtime", key_present=True)
+    diag.apply(VoiceConfigured("realtime", key_present=True))
     assert by_id(diag.evaluate(1.0))["voice.reply"].status == "pending"
     turn(diag, "dispatcher", 0.3, at=1.0)
     assert by_id(diag.evaluate(1.0))["voice.reply"].status == "pending"  # Chris not heard yet
@@ -323,7 +325,7 @@ def test_slow_reply_warns_with_the_cause_for_the_voice() -> None:
     assert "OPENAI_BASE_URL" in slow.fix
     turn(diag, "driver", 0.6, at=9.0)  # the next reply is prompt again
     assert by_id(diag.evaluate(9.0))["voice.reply"].status == "ok"
-    diag.set_voice("offline")
+    diag.apply(VoiceConfigured("offline"))
     turn(diag, "dispatcher", 4.0, at=12.0)
     assert "CPU" in by_id(diag.evaluate(12.0))["voice.reply"].fix
 

@@ -180,6 +180,6 @@ async def test_fault_is_reported_and_the_rest_keeps_working(
             assert {c.id: c for c in result.checks}[f"session.{case.working}"].status == "ok"
 
         # the dashboard is still observing, and the call left nothing behind
-        assert watch.engine.state.observer_state == "connected"
+        assert watch.model.state.observer_state == "connected"
         await assert_nothing_left(livekit_server, room, stand_in, threads_before)
     await assert_fds_back(fds_before)
