@@ -56,6 +56,21 @@ def one_line(error: object) -> str:
     return " ".join(text.split())
 
 
+def error_text(error: object) -> str:
+    """An error's text on one line, with what the provider said when the text alone does not.
+
+    livekit-plugins-openai raises ``APIError("OpenAI Realtime API returned an error")`` and
+    keeps OpenAI's own code and message in ``body``: without them a rejected key, a rate limit
+    and a server error all read the same.
+    """
+    text = one_line(error)
+    body = getattr(error, "body", None)
+    fields = body if isinstance(body, dict) else vars(body) if hasattr(body, "__dict__") else {}
+    said = [str(fields[key]) for key in ("code", "message") if fields.get(key)]
+    detail = one_line(": ".join(said)) if said else ""
+    return f"{text}: {detail}" if detail and detail not in text else text
+
+
 def attach_session_events(
     session: AgentSession[None], role: Role, events: Callable[[str, str, dict[str, Any]], None]
 ) -> None:
@@ -83,7 +98,7 @@ def attach_session_events(
         error = getattr(ev, "error", ev)
         inner = getattr(error, "error", error)
         recoverable = bool(getattr(error, "recoverable", False))
-        message = one_line(inner)
+        message = error_text(inner)
         if "401" in message or "invalid_api_key" in message:
             message += " (the OpenAI API key was rejected: check OPENAI_API_KEY)"
         source = type(getattr(ev, "source", None)).__name__
@@ -104,7 +119,7 @@ def attach_session_events(
         events(
             role,
             "session_closed",
-            {"reason": reason, "error": one_line(error.error) if error is not None else None},
+            {"reason": reason, "error": error_text(error.error) if error is not None else None},
         )
 
     session.on("agent_state_changed", on_state)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -208,6 +209,7 @@ class TurnRelay:
         if (hearing := self._hearing.pop(party.role, None)) is not None:
             # what it heard while others spoke is in its context before it answers
             await self._until_closed(self._heard(party, hearing))
+        asked_at = time.time()  # the framework's speaking times are wall-clock too
         if prompt is None:
             handle = party.session.generate_reply(instructions=self._opening)
         else:
@@ -222,6 +224,11 @@ class TurnRelay:
         if not committed:
             return None
         text, metrics = committed[-1]
+        started = metrics.get("started_speaking_at")
+        if metrics.get("e2e_latency") is None and isinstance(started, int | float):
+            # The framework times a reply only from a user's speech; a relayed line is text, so
+            # the relay times it: asked (right after the other agent stopped) to first audio.
+            metrics = {**metrics, "e2e_latency": max(0.0, started - asked_at)}
         turn = self.book.record(
             party.role,
             text,

@@ -125,8 +125,10 @@ def test_checks_from_the_analytics() -> None:
     assert (
         check.finding == "Chris and Tim spoke at the same time 1 time (1.5 s in all, longest 1.5 s)"
     )
-    brief = turn_taking({"tim": [(0.0, 3.0)], "chris": [(2.5, 4.0)]}, None)
-    assert overlap(brief, NAMES).status == "warn"
+    brief = turn_taking({"tim": [(0.0, 3.0)], "chris": [(2.3, 4.0)]}, None)
+    assert overlap(brief, NAMES).status == "warn"  # 0.7 s: an overlap, under the failing total
+    handover = turn_taking({"tim": [(0.0, 3.0)], "chris": [(2.5, 4.0)]}, None)
+    assert overlap(handover, NAMES).status == "ok"  # 0.5 s at a turn change is delivery jitter
     stuck = turn_taking(
         {"tim": [(0.0, 1.0)]},
         (0.0, 20.0),

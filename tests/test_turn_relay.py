@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,6 +105,10 @@ class FakeSession:
     name: str
     agent_state: str = "listening"
     fail_at: int | None = None
+    reply_delay_s: float | None = None
+    """Wait this long, then speak at the real wall-clock time (None: fixed fake times)."""
+    framework_e2e: float | None = None
+    """An ``e2e_latency`` the framework itself put in the message metrics."""
     handlers: dict[str, list[Callable[[Any], None]]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     heard: list[str] = field(default_factory=list)
@@ -141,15 +146,18 @@ class FakeSession:
     async def play(self, handle: FakeHandle) -> None:
         if handle.text is None:
             return
+        started = 1.0
+        if self.reply_delay_s is not None:
+            await asyncio.sleep(self.reply_delay_s)
+            started = time.time()
         self._state("speaking")
         self.log.append(("start", self.name))
         await asyncio.sleep(0)  # let the other side run: it must not start now
         self.log.append(("stop", self.name))
-        message = llm.ChatMessage(
-            role="assistant",
-            content=[handle.text],
-            metrics={"started_speaking_at": 1.0, "stopped_speaking_at": 2.0},
-        )
+        metrics: llm.MetricsReport = {"started_speaking_at": started, "stopped_speaking_at": 2.0}
+        if self.framework_e2e is not None:
+            metrics["e2e_latency"] = self.framework_e2e
+        message = llm.ChatMessage(role="assistant", content=[handle.text], metrics=metrics)
         self.emit("conversation_item_added", _Item(message))
         self._state("listening")
 
@@ -207,6 +215,21 @@ async def test_relay_alternates_passes_text_and_never_overlaps() -> None:
     assert [kind for kind, _ in log] == ["start", "stop"] * 6
     assert result.turns[0].started_speaking_at == 1.0
     assert not tim.handlers["conversation_item_added"], "handlers are removed after the run"
+
+
+async def test_relay_times_each_reply_from_ask_to_first_audio() -> None:
+    relay, *_ = make_relay(["a", "b"], ["x", "y"], max_turns=2, reply_delay_s=0.3)
+    result = await relay.run()
+    tim_reply = result.turns[0].metrics["e2e_latency"]
+    assert 0.3 <= tim_reply < 0.3 + 1.0, tim_reply
+    # a line with fixed fake times (started "at 1.0", long ago) is never negative
+    assert result.turns[1].metrics["e2e_latency"] == 0.0
+
+
+async def test_relay_keeps_the_frameworks_own_timing() -> None:
+    relay, *_ = make_relay(["a"], ["x"], max_turns=1, reply_delay_s=0.0, framework_e2e=0.42)
+    result = await relay.run()
+    assert result.turns[0].metrics["e2e_latency"] == 0.42
 
 
 async def test_relay_stops_at_max_turns() -> None:

@@ -52,6 +52,9 @@ class Thresholds:
     """The in-process worker still not registered after this long earns a warning."""
     log_recent_s: float = 60.0
     """Worker-log errors younger than this fail; older ones only warn."""
+    slow_reply_s: float = 3.0
+    """A reply that starts this long after the agent was asked earns a warning (a realtime
+    model answers in about 1 s; the offline voice in a fraction of one)."""
 
 
 def worst(checks: Sequence[Check]) -> Status:

@@ -243,6 +243,11 @@ class Diagnostics:
             sessions.turns += kind == "turn"
             if kind == "turn" or payload.get("type") == "realtime":
                 self._realtime_worked_at = at
+            if kind == "turn":
+                info = sessions.role(role)
+                info.turns += 1
+                latency = payload.get("e2e_latency")
+                info.reply_s = float(latency) if isinstance(latency, int | float) else None
         elif kind == "conversation_ended":
             sessions.ended = str(payload.get("reason", ""))
 
@@ -259,6 +264,7 @@ class Diagnostics:
             sessions.realtime_error = error
             sessions.realtime_recoverable = recoverable
             sessions.realtime_error_at = at
+            sessions.realtime_error_role, sessions.realtime_error_turns = role, info.turns
 
     def _set_room(
         self, name: str, created_at: datetime | None, *, now: float, wall_now: datetime
@@ -332,6 +338,7 @@ class Diagnostics:
             *voice.openai(facts),
         ]
         checks += [voice.session(facts, role) for role in EXPECTED_ROLES]
+        checks.append(voice.reply(facts))
         checks.append(room.observer(facts))
         checks += [room.presence(facts, role) for role in EXPECTED_ROLES]
         checks.append(room.unmatched(facts))

@@ -49,6 +49,9 @@ class SessionInfo:
     error_at: float | None = None
     closed: str = ""
     voice_mode: str = ""
+    turns: int = 0
+    reply_s: float | None = None
+    """The last turn's reply latency: asked to first audio (``e2e_latency``)."""
 
 
 @dataclass(slots=True)
@@ -59,6 +62,10 @@ class RoomSessions:
     realtime_error: str = ""
     realtime_recoverable: bool = True
     realtime_error_at: float | None = None
+    realtime_error_role: str = ""
+    realtime_error_turns: int = 0
+    """That role's turns when the error came: more since means its session came back (counted
+    per role: one participant's events arrive in order, two participants' may not)."""
     turns: int = 0
     ended: str = ""
 

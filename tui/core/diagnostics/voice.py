@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tui.core.agent_view import AgentRole
+from tui.core.agent_view import EXPECTED_ROLES, AgentRole
 from tui.core.diagnostics.check import ROLE_LABELS, Check
-from tui.core.diagnostics.facts import Facts
+from tui.core.diagnostics.facts import Facts, RoomSessions
 
 
 def openai(facts: Facts) -> list[Check]:
@@ -58,14 +58,74 @@ def openai(facts: Facts) -> list[Check]:
             "check the key, OPENAI_BASE_URL and network access to OpenAI",
         )
     else:
-        realtime = Check(
-            "openai.realtime",
-            rt_title,
-            "warn",
-            f"retrying: {sessions.realtime_error}",
-            "watch the worker log",
-        )
+        realtime = _recoverable(sessions)
     return [key, realtime]
+
+
+def _recoverable(sessions: RoomSessions) -> Check:
+    """A realtime error the session survived: a rate limit, a dropped connection, a failed
+    response."""
+    check_id, title = "openai.realtime", "Realtime connection"
+    error = sessions.realtime_error
+    erring = sessions.roles.get(sessions.realtime_error_role)
+    turns_since = (erring.turns if erring else 0) - sessions.realtime_error_turns
+    if "rate_limit" in error.lower() or "rate limit" in error.lower():
+        return Check(
+            check_id,
+            title,
+            "warn",
+            f"OpenAI rate-limited a response: {error}",
+            "wait a minute and press d; if it repeats, raise the OpenAI account's rate limits",
+        )
+    if turns_since > 0:
+        return Check(
+            check_id,
+            title,
+            "warn",
+            f"recovered from: {error}",
+            "nothing to do if it is rare; if it repeats, check the network path to OpenAI "
+            "(OPENAI_BASE_URL)",
+        )
+    return Check(
+        check_id,
+        title,
+        "warn",
+        f"OpenAI error: {error}",
+        "press d to call again; if it repeats, check status.openai.com and the worker log",
+    )
+
+
+def reply(facts: Facts) -> Check:
+    """How soon each agent starts speaking once asked (the turns' ``e2e_latency``)."""
+    check_id, title = "voice.reply", "Replies start promptly"
+    roles = facts.sessions.roles if facts.sessions is not None else {}
+    timed = {role: info for role, info in roles.items() if info.turns}
+    limit = facts.t.slow_reply_s
+    for role in EXPECTED_ROLES:
+        info = timed.get(role)
+        if info is not None and info.reply_s is not None and info.reply_s > limit:
+            cause = (
+                "the voice model answers slowly: check status.openai.com and the network path "
+                "to OpenAI (OPENAI_BASE_URL)"
+                if facts.voice_mode == "realtime"
+                else "the worker is short of CPU: run fewer calls per worker"
+            )
+            return Check(
+                check_id,
+                title,
+                "warn",
+                f"{ROLE_LABELS[role]}'s last reply began {info.reply_s:.1f} s after being "
+                f"asked (over {limit:.0f} s)",
+                cause,
+            )
+    if not all(role in timed for role in EXPECTED_ROLES):
+        return Check(check_id, title, "pending", "waiting for each agent's first reply")
+    parts = [
+        f"{ROLE_LABELS[role]} {timed[role].reply_s:.1f} s"
+        for role in EXPECTED_ROLES
+        if timed[role].reply_s is not None
+    ]
+    return Check(check_id, title, "ok", ", ".join(parts) or "replies not timed by this worker")
 
 
 def session(facts: Facts, role: AgentRole) -> Check:
