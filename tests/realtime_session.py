@@ -29,7 +29,7 @@ from realtime_wire import (
 
 from agents.espeak_tts import EspeakVoice
 from agents.scenario import Persona
-from agents.voices import OFFLINE_VOICES
+from agents.voices import offline_voice
 
 if TYPE_CHECKING:
     from realtime_standin import RealtimeStandIn
@@ -305,7 +305,8 @@ class StandInSession:
         )
 
         text = self.next_line()
-        voice = OFFLINE_VOICES[self.persona.role] if self.persona else EspeakVoice()
+        persona = self.persona
+        voice = offline_voice(self.stand_in.scenario, persona.role) if persona else EspeakVoice()
         pcm = await asyncio.to_thread(speech, text, voice)
         if (slow := self.fault("slow_first_audio", index)) is not None:
             await asyncio.sleep(slow.seconds)
