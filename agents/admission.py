@@ -164,6 +164,7 @@ class Admission:
         self._accepted: dict[str, float] = {}  # job id -> accepted at, until it runs
         self._lock = threading.Lock()  # load() runs on an executor thread
         self._full_reason: str | None = None
+        self._announced = False
 
     def _calls(self, server: _Server) -> int:
         """Calls running plus calls accepted and not yet running (assignment in flight)."""
@@ -210,6 +211,9 @@ class Admission:
     def load(self, server: _Server) -> float:
         """The load to report: under ``SERVER_LOAD_TARGET`` while the worker would take another
         call, in proportion to the calls in use; 1.0 when full."""
+        if not self._announced:  # the first reading runs once the worker's logging is set up
+            self._announced = True
+            logger.info("worker takes up to %d calls at once", self.capacity)
         calls = self._calls(server)
         reason = self._refusal(calls)
         self._note(reason)

@@ -8,7 +8,6 @@ each dispatch; the load functions decide when livekit-server may send this worke
 from __future__ import annotations
 
 import functools
-import logging
 import math
 import os
 import socket
@@ -30,8 +29,6 @@ from agents.constants import (
 from agents.scenario_source import default_scenario, scenario_for_job
 from agents.voices import VoiceConfigError, build_realtime_model, resolve_voice_mode
 from agents.worker_config import WorkerConfig
-
-logger = logging.getLogger("dispatch.worker")
 
 
 async def handle_request(
@@ -190,5 +187,4 @@ def build_server(
         agent_name=AGENT_NAME,
         on_request=functools.partial(handle_request, worker_id=lambda: server.id, admit=admit),
     )
-    logger.info("worker takes up to %d calls at once", capacity)
     return server

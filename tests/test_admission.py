@@ -90,9 +90,10 @@ def test_becoming_full_and_free_is_logged_once_each(caplog: pytest.LogCaptureFix
     admission.load(_server())
     admission.load(_server())
     messages = [r.getMessage() for r in caplog.records]
-    assert len(messages) == 2, messages
-    assert "worker full" in messages[0] and "1 of 1 calls" in messages[0]
-    assert "room again" in messages[1]
+    assert len(messages) == 3, messages
+    assert "takes up to 1 calls" in messages[0]  # the capacity, once
+    assert "worker full" in messages[1] and "1 of 1 calls" in messages[1]
+    assert "room again" in messages[2]
 
 
 def test_capacity_below_one_is_refused() -> None:
