@@ -4,7 +4,8 @@ The pattern of LiveKit's ``lk perf agent-load-test`` (its CLI cannot be installe
 loopback livekit-server, ``python agents/multi_agent_worker.py dev`` with no
 ``DISPATCH_WORKER_CAPACITY``, then ``--rooms`` rooms created ``--interval`` seconds apart, each
 dispatching the worker's agent name. A room's join time runs from its creation until both agents
-are active in it. Run ``python -m bench.room_ramp`` (prints one JSON object).
+are active in it. Run ``python -m bench.room_ramp`` (prints one JSON object); ``--hold S``
+keeps the calls S seconds longer, e.g. to attach a profiler to the worker.
 """
 
 from __future__ import annotations
@@ -75,8 +76,9 @@ async def _until_worker_takes_jobs(lkapi: api.LiveKitAPI, timeout_s: float = 120
     raise RuntimeError(f"the worker took no job within {timeout_s:.0f} s")
 
 
-async def ramp(rooms: int, interval_s: float, log_dir: Path) -> dict[str, Any]:
-    """Start a server and the headless worker, open the rooms, measure their joins."""
+async def ramp(rooms: int, interval_s: float, log_dir: Path, hold_s: float = 0.0) -> dict[str, Any]:
+    """Start a server and the headless worker, open the rooms, measure their joins; keep the
+    calls running ``hold_s`` more seconds (to profile them) before deleting the rooms."""
     async with LocalServer() as server:
         env = worker_env(server)
         env.pop("DISPATCH_WORKER_CAPACITY", None)  # default settings
@@ -102,6 +104,7 @@ async def ramp(rooms: int, interval_s: float, log_dir: Path) -> dict[str, Any]:
                     waits.append(asyncio.create_task(_join_time(lkapi, room, started)))
                     await asyncio.sleep(interval_s)
                 joins = await asyncio.gather(*waits)
+                await asyncio.sleep(hold_s)
                 for room, _ in created:
                     with contextlib.suppress(api.TwirpError):
                         await lkapi.room.delete_room(api.DeleteRoomRequest(room=room))
@@ -133,9 +136,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--rooms", type=int, default=10)
     parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--hold", type=float, default=0.0, help="seconds to keep the calls")
     args = parser.parse_args()
     log_dir = Path(tempfile.mkdtemp(prefix="room_ramp_"))
-    print(json.dumps(asyncio.run(ramp(args.rooms, args.interval, log_dir)), indent=2))
+    result = asyncio.run(ramp(args.rooms, args.interval, log_dir, args.hold))
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
