@@ -37,8 +37,9 @@ CALLS_PER_REFERENCE_CORE = 6.0
 """Calls one core of the reference machine runs in real time (2-core Xeon: one call cost 15 %
 of a core, ten 109 %; 6 per core keeps it near 70 %, room for job start-up)."""
 
-REFERENCE_CALIBRATION_S = 0.0039
-"""What :func:`calibration_work` takes on one core of the reference machine (best of 15)."""
+REFERENCE_CALIBRATION_S = 0.00094
+"""What :func:`calibration_work` takes on one core of the reference machine (best of 60: a 1 ms
+slice fits between other processes' turns, so a busy machine measures about the same)."""
 
 LAG_SAMPLE_S = 0.1
 LAG_WINDOW = 20
@@ -72,7 +73,7 @@ def calibration_work() -> None:
     """A fixed slice of the work a call does in Python: frames of int16 samples through a
     gain and a peak, in plain loops (the GIL-bound part of a call)."""
     frame = list(range(-240, 240))
-    for _ in range(200):
+    for _ in range(50):
         peak = 0
         for sample in frame:
             scaled = (sample * 3) >> 2
@@ -85,7 +86,7 @@ def calibrated_capacity(
     cores: int | None = None,
     work: Callable[[], None] = calibration_work,
     clock: Callable[[], float] = time.perf_counter,
-    repeats: int = 15,
+    repeats: int = 60,
 ) -> int:
     """Calls this machine can run in real time: its cores times the calls a reference core runs,
     scaled by how fast one of its cores does :func:`calibration_work` (best of ``repeats``,

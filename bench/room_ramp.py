@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 from livekit import api
 
 from agents.constants import AGENT_NAME
@@ -104,7 +105,10 @@ async def ramp(rooms: int, interval_s: float, log_dir: Path, hold_s: float = 0.0
                     waits.append(asyncio.create_task(_join_time(lkapi, room, started)))
                     await asyncio.sleep(interval_s)
                 joins = await asyncio.gather(*waits)
+                cpu_before, held_from = _tree_cpu_s(worker.pid), time.monotonic()
                 await asyncio.sleep(hold_s)
+                held = time.monotonic() - held_from
+                cpu_share = (_tree_cpu_s(worker.pid) - cpu_before) / held if hold_s else None
                 for room, _ in created:
                     with contextlib.suppress(api.TwirpError):
                         await lkapi.room.delete_room(api.DeleteRoomRequest(room=room))
@@ -123,12 +127,24 @@ async def ramp(rooms: int, interval_s: float, log_dir: Path, hold_s: float = 0.0
         "joined": len(joined),
         "slowest_join_s": round(max(joined), 2) if joined else None,
         "joins_s": [None if j is None else round(j, 2) for j in joins],
+        "worker_cpu_share_while_held": None if cpu_share is None else round(cpu_share, 3),
         "worker_capacity_line": capacity[0].strip()[-80:] if capacity else "",
         "worker_full_lines": text.count("worker full"),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "worker_log": str(log_path),
     }
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its living children."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def main() -> None:
