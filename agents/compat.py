@@ -14,10 +14,10 @@ import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 if TYPE_CHECKING:
-    from livekit.agents import JobContext
+    from livekit.agents import AgentServer, JobContext
 
 logger = logging.getLogger("agents.compat")
 
@@ -131,3 +131,19 @@ def release_rtc_client() -> None:
             FfiClient._instance._dispose()
 
     _private("livekit.rtc._ffi_client.FfiClient._instance._dispose", dispose)
+
+
+def on_job_launched(server: AgentServer, callback: Callable[[str], None]) -> None:
+    """Call ``callback(job_id)`` each time ``server`` launches a job (the process pool's
+    ``process_job_launched`` event, ``AgentServer._proc_pool``; no public event). The pool
+    exists once ``server.run()`` has started: attach from a request handler."""
+
+    def attach() -> None:
+        def launched(proc: Any) -> None:
+            info = proc.running_job
+            if info is not None:
+                callback(info.job.id)
+
+        server._proc_pool.on("process_job_launched", launched)
+
+    _private("AgentServer._proc_pool", attach)

@@ -52,7 +52,6 @@ async def serve() -> None:
 
     server = build_server(
         voice="offline",
-        devmode=True,
         ws_url=os.environ["LIVEKIT_URL"],
         api_key=os.environ["LIVEKIT_API_KEY"],
         api_secret=os.environ["LIVEKIT_API_SECRET"],

@@ -15,8 +15,9 @@ from collections.abc import Callable, Mapping
 
 from livekit.agents import AgentServer, JobExecutorType, JobRequest
 
+from agents.admission import Admission, LoopLag, calibrated_capacity
 from agents.call_job import entrypoint
-from agents.compat import ensure_rtc_client, warn_on_version_drift
+from agents.compat import ensure_rtc_client, on_job_launched, warn_on_version_drift
 from agents.constants import (
     AGENT_NAME,
     DEV_WORKER_CAPACITY,
@@ -30,13 +31,23 @@ from agents.voices import VoiceConfigError, build_realtime_model, resolve_voice_
 from agents.worker_config import WorkerConfig
 
 
-async def handle_request(req: JobRequest, *, worker_id: Callable[[], str] | None = None) -> None:
-    """Accept every dispatch as the scenario's first agent (Tim unless the scenario says
+async def handle_request(
+    req: JobRequest,
+    *,
+    worker_id: Callable[[], str] | None = None,
+    admit: Callable[[str], bool] | None = None,
+) -> None:
+    """Accept a dispatch as the scenario's first agent (Tim unless the scenario says
     otherwise), with its identity, name and role.
 
     ``worker_id()`` is the id the server gave this worker when it registered: the same value
     the job's ``JobContext.worker_id`` will carry, read here so that the first agent joins with it.
+    ``admit(job_id)`` (:meth:`Admission.try_admit`) False refuses the call without ending it:
+    the server offers it to another worker.
     """
+    if admit is not None and not admit(req.id):
+        await req.reject(terminate=False)
+        return
     scenario = scenario_for_job(req.job.metadata, req.room.metadata)
     first = scenario.agents[0]
     # The worker's process, host and server-side id, so a dashboard can say which worker runs
@@ -61,6 +72,15 @@ def job_count_load(capacity: int) -> Callable[[AgentServer], float]:
 
     def load(server: AgentServer) -> float:
         return min(1.0, len(server.active_jobs) / capacity)
+
+    return load
+
+
+def admission_load(admission: Admission) -> Callable[[AgentServer], float]:
+    """The load function reporting ``admission``'s load (see :meth:`Admission.load`)."""
+
+    def load(server: AgentServer) -> float:
+        return admission.load(server)
 
     return load
 
@@ -94,7 +114,6 @@ def start_rtc_runtime() -> None:
 def build_server(
     *,
     voice: str | None = None,
-    devmode: bool = True,
     ws_url: str | None = None,
     api_key: str | None = None,
     api_secret: str | None = None,
@@ -108,19 +127,25 @@ def build_server(
     ``voice`` is ``realtime`` or ``offline``; None reads ``DISPATCH_VOICE`` and otherwise picks
     realtime when ``OPENAI_API_KEY`` is set. Raises VoiceConfigError (one-line message) for an
     unknown voice or realtime without a key. Credentials default to ``LIVEKIT_URL``,
-    ``LIVEKIT_API_KEY`` and ``LIVEKIT_API_SECRET``. ``devmode`` disables load shedding (pass
-    the same value to ``server.run(devmode=...)``). The health endpoint listens on ``host``:``port``
-    (loopback, a free port). Each agent publishes its session events on its own participant
-    (:mod:`agents.session_wire`): observers read them from the room, in-process or not.
+    ``LIVEKIT_API_KEY`` and ``LIVEKIT_API_SECRET``, in development as in production: the
+    load shedding is the worker's own admission, not the SDK's. The health endpoint listens on
+    ``host``:``port`` (loopback, a free port). Each agent publishes its session events on its
+    own participant (:mod:`agents.session_wire`): observers read them from the room.
     ``capacity`` (else ``$DISPATCH_WORKER_CAPACITY``; in-process workers default to
-    ``DEV_WORKER_CAPACITY``) makes the reported load the share of calls in use instead of the
-    machine's CPU.
+    ``DEV_WORKER_CAPACITY``, process workers to :func:`calibrated_capacity`) is the calls the
+    worker takes at once: it refuses more (:mod:`agents.admission`), and a process worker also
+    refuses while its event loop lags. The reported load is the share of calls in use.
     """
     warn_on_version_drift()
     mode = resolve_voice_mode(voice)
     capacity = capacity or worker_capacity()
-    if capacity is None and executor == JobExecutorType.THREAD:
-        capacity = DEV_WORKER_CAPACITY
+    if capacity is None:
+        capacity = (
+            DEV_WORKER_CAPACITY if executor == JobExecutorType.THREAD else calibrated_capacity()
+        )
+    # An in-process worker's loop is the dashboard's too: its lag is the UI's, not the calls'.
+    lag = LoopLag() if executor != JobExecutorType.THREAD else None
+    admission = Admission(capacity, lag=lag.lag_s if lag else None)
     if mode == "realtime":
         # fail here, once and clearly, rather than in every job
         build_realtime_model(default_scenario().agents[0])
@@ -141,13 +166,25 @@ def build_server(
         port=port,
         # threads are started per job; an idle one waiting would outlive every call
         num_idle_processes=0 if executor == JobExecutorType.THREAD else 1,
-        # a development worker takes every dispatch whatever the machine's load
-        load_threshold=math.inf if devmode else 0.7,
-        load_fnc=job_count_load(capacity) if capacity else None,
+        # the SDK's own check would refuse a second simultaneous call to an idle worker
+        # (it guesses a job's load as the whole threshold): admission decides instead
+        load_threshold=math.inf,
+        load_fnc=admission_load(admission),
     )
+
+    hooked: list[bool] = []
+
+    def admit(job_id: str) -> bool:
+        if not hooked:  # on the worker's loop, which runs this request handler
+            hooked.append(True)
+            on_job_launched(server, admission.launched)
+            if lag is not None:
+                lag.start()
+        return admission.try_admit(server, job_id)
+
     server.rtc_session(
         functools.partial(entrypoint, config=config),
         agent_name=AGENT_NAME,
-        on_request=functools.partial(handle_request, worker_id=lambda: server.id),
+        on_request=functools.partial(handle_request, worker_id=lambda: server.id, admit=admit),
     )
     return server

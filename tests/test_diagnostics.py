@@ -238,6 +238,29 @@ def test_dispatch_without_job_fails_after_threshold() -> None:
     assert by_id(diag.evaluate(6.0))["dispatch.job"].status == "ok"
 
 
+def test_a_dispatch_a_registered_worker_refused_is_a_full_worker_within_5_s() -> None:
+    diag = engine()  # default thresholds, as the dashboard and doctor use them
+    diag.apply(WorkerStatusChanged(WorkerStatus("registered", "AW_1", "", AGENT_NAME), at=-5.0))
+    wall = datetime(2025, 1, 1, tzinfo=UTC)
+    diag.apply(RoomCreated(ROOM, wall, wall + timedelta(seconds=1), at=1.0))
+    diag.apply(DispatchesListed(ROOM, (Dispatch("AD_1", AGENT_NAME),), at=1.0))
+    assert by_id(diag.evaluate(2.0))["dispatch.job"].status == "pending"
+    check = by_id(diag.evaluate(5.0))["dispatch.job"]
+    assert check.status == "fail", check
+    assert "no worker with free capacity" in check.finding and "AW_1" in check.finding
+    assert "press d" in check.fix
+    diag.apply(DispatchesListed(ROOM, (Dispatch("AD_1", AGENT_NAME, num_jobs=1),), at=8.0))
+    assert by_id(diag.evaluate(8.0))["dispatch.job"].status == "ok"
+
+
+def test_a_worker_registered_after_the_dispatch_is_not_called_full() -> None:
+    diag = engine()
+    diag.apply(DispatchesListed(ROOM, (Dispatch("AD_1", AGENT_NAME),), at=0.0))
+    diag.apply(WorkerStatusChanged(WorkerStatus("registered", "AW_1", "", AGENT_NAME), at=1.0))
+    check = by_id(diag.evaluate(5.0))["dispatch.job"]
+    assert check.status == "fail" and "free capacity" not in check.finding
+
+
 def test_later_dispatch_is_timed_from_when_it_was_seen() -> None:
     diag = engine()
     diag.apply(DispatchesListed(ROOM, (), at=0.0))

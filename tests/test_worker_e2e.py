@@ -106,7 +106,6 @@ async def worker(livekit_server: LocalServer) -> AsyncIterator[Worker]:
     events = SessionEvents(asyncio.get_running_loop())
     server = build_server(
         voice="offline",
-        devmode=True,
         ws_url=livekit_server.url,
         api_key=livekit_server.api_key,
         api_secret=livekit_server.api_secret,

@@ -218,14 +218,17 @@ def dispatch(facts: Facts) -> list[Check]:
         job = Check("dispatch.job", job_title, "ok", f"job accepted ({how})")
     else:
         waited = facts.job_unanswered_for() or 0.0
-        if waited > facts.t.dispatch_job_s:
+        if waited > facts.t.dispatch_job_s and (full := _full_worker(facts, waited)):
+            job = full
+        elif waited > facts.t.dispatch_job_s:
             job = Check(
                 "dispatch.job",
                 job_title,
                 "fail",
                 f"dispatch to {name!r} created {waited:.0f} s ago but no job was accepted "
                 "(no agent joined)",
-                "start the worker and register it before creating the room, then press d",
+                "start the worker and register it before creating the room, then press d "
+                "(a running worker that is full refuses it: see its log)",
             )
         else:
             job = Check(
@@ -235,6 +238,28 @@ def dispatch(facts: Facts) -> list[Check]:
                 f"waiting for a worker to accept ({waited:.1f} s)",
             )
     return [job, name_check]
+
+
+def _full_worker(facts: Facts, waited: float) -> Check | None:
+    """The finding for a dispatch no job took although our worker was registered before it.
+
+    A registered worker refuses a job only when it is full (``agents.admission``), and the
+    server then leaves the dispatch unassigned without retrying it.
+    """
+    worker, registered = facts.worker, facts.worker_registered_at
+    if worker is None or worker.state != "registered" or registered is None:
+        return None
+    if registered > min(d.since for d in facts.expected()):
+        return None  # worker.before_room explains this one
+    return Check(
+        "dispatch.job",
+        "Dispatch accepted",
+        "fail",
+        f"no worker with free capacity: the dispatch to {facts.serving_name()!r} is "
+        f"unassigned after {waited:.0f} s while worker {worker.worker_id} is registered",
+        "the server does not offer it again: when a call ends press d, or start another "
+        "worker (python agents/multi_agent_worker.py dev)",
+    )
 
 
 def worker_log(facts: Facts) -> Check:
