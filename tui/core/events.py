@@ -55,6 +55,8 @@ class ObserverStatus:
     state: ObserverState
     detail: str = ""
     at: float = field(default_factory=_now)
+    metadata: str = ""
+    """The room's metadata once connected (its scenario, for a room dispatch-tui created)."""
 
 
 @dataclass(frozen=True, slots=True)
