@@ -28,6 +28,10 @@ class PaneGrid(Container):
     mounted again under the same id while the old one is still being removed would clash.
     """
 
+    DEFAULT_CSS = """
+    PaneGrid { layout: grid; grid-size: 2 1; }
+    """
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._panes: dict[str, AgentPane] = {}
