@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_app import pane, pick_scenario, running_app, wait_until
+from test_app import pick_scenario, running_app, wait_until
 from textual.app import App, ComposeResult
 
 from agents.scenario import load_scenario
@@ -31,8 +31,8 @@ async def test_three_agents_get_three_titled_panes(tmp_path: Path) -> None:
         heard_on_pane: set[str] = set()
 
         def all_talking() -> bool:
-            for role in grid.roles:
-                if "● SPEAKING" in pane(app, role).info_text:
+            for role in grid.roles:  # a pane mounted this tick is not ready to be read
+                if grid.pane(role).ready and "● SPEAKING" in grid.pane(role).info_text:
                     heard_on_pane.add(role)
             views = [app.state.for_role(role) for role in PEOPLE]
             return all(
@@ -50,7 +50,7 @@ async def test_three_agents_get_three_titled_panes(tmp_path: Path) -> None:
         assert (grid.styles.grid_size_columns, grid.styles.grid_size_rows) == (2, 2)
         script = load_scenario(BUILTIN_SCENARIOS / "kdc-3107.json").script
         for role, name in PEOPLE.items():
-            shown = pane(app, role)
+            shown = grid.pane(role)
             assert shown.display and str(shown.border_title) == f"{role.title()} ({name})"
             info = shown.info_text
             assert f"identity {role}-{name.lower()}" in info and f"name {name}" in info
@@ -59,7 +59,7 @@ async def test_three_agents_get_three_titled_panes(tmp_path: Path) -> None:
             assert first in shown.transcript_plain, (role, shown.transcript_plain)
         await wait_until(
             pilot,
-            lambda: all("latency" in pane(app, role).info_text for role in PEOPLE),
+            lambda: all("latency" in grid.pane(role).info_text for role in PEOPLE),
             "per-turn latency in all three panes",
         )
         assert app.query_one("#unmatched-panes").display is False
