@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.worker import Worker, WorkerState
@@ -243,7 +244,10 @@ class DispatchApp(App[None]):
             return
         rooms = self.rooms
         self.room_workers.keep_only(room.name for room in rooms)
-        room_list = self.query_one(RoomList)
+        try:
+            room_list = self.query_one(RoomList)
+        except NoMatches:
+            return  # the app is exiting: its screen was torn down before on_unmount ran
         room_list.show_rooms(list(rooms), self.state.room or None, self._worker_labels(rooms))
         if self.backend.observed_room is None and rooms:
             self.switch_room(rooms[0].name)
