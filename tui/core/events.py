@@ -54,9 +54,9 @@ class ObserverStatus:
     room: str
     state: ObserverState
     detail: str = ""
-    at: float = field(default_factory=_now)
     metadata: str = ""
     """The room's metadata once connected (its scenario, for a room dispatch-tui created)."""
+    at: float = field(default_factory=_now)
 
 
 @dataclass(frozen=True, slots=True)
