@@ -332,3 +332,34 @@ def test_dashboard_refuses_a_missing_scenario_folder(
     result = _run(["--scenarios", str(tmp_path / "none")], {})
     assert result.code == 2 and "not a folder" in _one_line(result.err)
     assert dashboard_calls == []
+
+
+def test_match_patterns_reach_the_dashboard(dashboard_calls: list[DashboardOptions | None]) -> None:
+    argv = ["--no-worker", "--match", "receiver=^rosa", "--match", "Driver=dwayne|dw"]
+    assert run_cli(argv, environ={}) == 0
+    (options,) = dashboard_calls
+    assert options is not None
+    assert [(m.role, m.pattern.pattern) for m in options.matches] == [
+        ("receiver", "^rosa"),
+        ("driver", "dwayne|dw"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("receiver", "expected ROLE=REGEX"),
+        ("=rosa", "expected ROLE=REGEX"),
+        ("receiver=", "expected ROLE=REGEX"),
+        ("receiver=ros(a", "bad regular expression"),
+        ("unmatched=x", "is not an agent role"),
+    ],
+)
+def test_bad_match_is_one_line_and_exit_2(
+    dashboard_calls: list[DashboardOptions | None], value: str, problem: str
+) -> None:
+    result = _run(["--match", value])
+    assert result.code == 2 and result.out == ""
+    line = _one_line(result.err)
+    assert "--match" in line and problem in line, line
+    assert dashboard_calls == []

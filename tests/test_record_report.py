@@ -10,10 +10,14 @@ from pathlib import Path
 import pytest
 from test_record_recorder import ROOM, synthetic_call
 
+from agents.bundled import bundled_scenarios_dir
+from agents.scenario import load_scenario
 from tui.commands.cli import run_cli
 from tui.core.diagnostics import Check
-from tui.core.events import TranscriptSegment
+from tui.core.events import ObserverStatus, ParticipantJoined, TranscriptSegment
+from tui.core.record.notes import RecordClosed, RecordStarted
 from tui.core.record.recorder import CallRecorder
+from tui.core.record.report_json import build_report
 
 
 @pytest.fixture
@@ -124,3 +128,21 @@ def test_live_turn_findings_give_way_to_the_ones_over_the_whole_record(tmp_path:
     by_id = {finding["id"]: finding for finding in findings}
     assert by_id["turn.overlap"]["at_s"] == 1.0  # the live check already said so at 1 s
     assert by_id["turn.deadlock"]["status"] == "ok" and by_id["turn.deadlock"]["at_s"] is None
+
+
+def test_a_three_agent_record_gives_each_agent_its_scenario_role() -> None:
+
+    metadata = load_scenario(bundled_scenarios_dir() / "kdc-3107.json").to_json()
+    people = [("dispatcher-tim", "Tim"), ("driver-chris", "Chris"), ("receiver-rosa", "Rosa")]
+    events: list[object] = [
+        RecordStarted(ROOM, "KDC-3107", "2026-12-01T00:00:00Z", at=0.0),
+        *(ParticipantJoined(ROOM, identity, name, "agent", at=0.5) for identity, name in people),
+        ObserverStatus(ROOM, "connected", at=1.0, metadata=metadata),
+        RecordClosed(ROOM, "recording stopped", "2026-12-01T00:00:10Z", at=10.0),
+    ]
+    agents = build_report(events)["agents"]
+    assert {identity: agents[identity]["role"] for identity, _ in people} == {
+        "dispatcher-tim": "dispatcher",
+        "driver-chris": "driver",
+        "receiver-rosa": "receiver",  # the guide's pair rule alone calls her unmatched
+    }

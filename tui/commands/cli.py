@@ -21,6 +21,7 @@ from agents.scenario import ScenarioError, load_scenario
 from tui.commands.run_args import add_run_parser
 from tui.core.control_plane import ControlPlane, ControlPlaneError, RoomSummary
 from tui.core.record.store import Retention, RunStore, StoreError
+from tui.core.roles import RoleMatch, parse_match
 from tui.core.settings import (
     VOICE_CHOICES,
     DashboardOptions,
@@ -65,11 +66,18 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _role_match(text: str) -> RoleMatch:
+    try:
+        return parse_match(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser; the dashboard options live on the top level."""
     parser = _Parser(
         prog=PROG,
-        description="Watch two LiveKit voice agents talk in one room, and manage those rooms. "
+        description="Watch LiveKit voice agents (2 to 6) talk in one room, and manage those rooms. "
         "Server settings come from the flags, else LIVEKIT_URL, LIVEKIT_API_KEY and "
         "LIVEKIT_API_SECRET in the environment, else ./.env; with no URL the dashboard runs "
         "a local loopback server.",
@@ -99,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help=f"scenario folder (repeatable; default {DEFAULT_SCENARIO_DIR})",
+    )
+    dashboard.add_argument(
+        "--match",
+        action="append",
+        type=_role_match,
+        default=[],
+        metavar="ROLE=REGEX",
+        help="also give ROLE to agents whose identity or name matches REGEX (repeatable; "
+        "the room's scenario and the guide's tim/chris keywords always apply)",
     )
     dashboard.add_argument(
         "--voice",
@@ -347,6 +364,7 @@ def _dashboard(args: argparse.Namespace, settings: LiveKitSettings | None) -> in
         no_worker=args.no_worker,
         voice=args.voice,
         record=not args.no_record,
+        matches=tuple(args.match),
     )
     # Textual is imported only when the dashboard actually runs.
     from tui.ui.app import run_dashboard

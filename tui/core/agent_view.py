@@ -2,11 +2,8 @@
 transcript lines and speaking intervals (:class:`AgentView`), and how a participant is
 classified into a role.
 
-Roles follow the worker guide's troubleshooting rule, made explicit: the ``dispatch.role``
-attribute wins; otherwise an agent whose identity or name contains ``dispatcher``/``tim`` is the
-dispatcher and ``driver``/``chris`` the driver (case-insensitive); any other agent is
-``unmatched`` and keeps a human-readable reason, which is exactly what the guide's
-"agent_abc123" symptom needs on screen. :class:`~tui.core.state.RoomState` owns the views.
+The roles and the rule that gives them are :mod:`tui.core.roles`'s; :func:`classify` applies
+the guide's default rule. :class:`~tui.core.state.RoomState` owns the views.
 """
 
 from __future__ import annotations
@@ -14,21 +11,17 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal, TypeAlias
+from typing import Final, TypeAlias
 
-from agents.constants import (
-    ROLE_ATTRIBUTE,
-)
+from tui.core.roles import DEFAULT_AGENTS, DEFAULT_RULES, Classification, RoleRules
 
-Role: TypeAlias = Literal["dispatcher", "driver", "unmatched", "standard"]
-"""``standard`` is any non-agent participant (a human, a test client) without a role attribute."""
+Role: TypeAlias = str
+"""An agent's role (``dispatcher``, ``driver``, a scenario's own), ``unmatched`` for an agent
+matching no role filter, or ``standard`` for any non-agent participant without a role attribute."""
 
-AgentRole: TypeAlias = Literal["dispatcher", "driver"]
-EXPECTED_ROLES: Final[tuple[AgentRole, ...]] = ("dispatcher", "driver")
-
-DISPATCHER_KEYWORDS: Final[tuple[str, ...]] = ("dispatcher", "tim")
-DRIVER_KEYWORDS: Final[tuple[str, ...]] = ("driver", "chris")
-_FILTERS_TEXT: Final = f"({'|'.join(DISPATCHER_KEYWORDS)}, {'|'.join(DRIVER_KEYWORDS)})"
+AgentRole: TypeAlias = str
+EXPECTED_ROLES: Final[tuple[AgentRole, ...]] = tuple(agent.role for agent in DEFAULT_AGENTS)
+"""The roles of a room without a scenario (the guide's pair)."""
 
 TRANSCRIPT_CAP: Final = 200
 """Finished transcript lines kept per agent and for the whole room."""
@@ -38,56 +31,9 @@ SPEAKING_HISTORY: Final = 50
 """Closed speaking intervals kept per participant (enough for overlap checks on recent turns)."""
 
 
-# --------------------------------------------------------------------------- classification
-
-
-@dataclass(frozen=True, slots=True)
-class Classification:
-    """A participant's role and why it was given."""
-
-    role: Role
-    reason: str
-
-
-def _keyword_hit(value: str, keywords: Iterable[str]) -> str | None:
-    lowered = value.lower()
-    return next((keyword for keyword in keywords if keyword in lowered), None)
-
-
 def classify(identity: str, name: str, kind: str, attributes: Mapping[str, str]) -> Classification:
-    """Decide a participant's role; see the module docstring for the rule.
-
-    Non-agent participants are only given an agent role when they declare it with the attribute:
-    a human called "Tim" joining to listen must not take the dispatcher's pane.
-    """
-    declared = attributes.get(ROLE_ATTRIBUTE, "").strip().lower()
-    if declared in EXPECTED_ROLES:
-        role: Role = "dispatcher" if declared == "dispatcher" else "driver"
-        return Classification(role, f"attribute {ROLE_ATTRIBUTE}={declared!r}")
-    if kind != "agent":
-        return Classification("standard", f"{kind} participant (not an agent)")
-    prefix = (
-        f"attribute {ROLE_ATTRIBUTE}={declared!r} is neither dispatcher nor driver; "
-        if declared
-        else ""
-    )
-    # Identity before name: the identity is what the worker controls and logs.
-    for field_name, value in (("identity", identity), ("name", name)):
-        if not value:
-            continue
-        for role_name, keywords in (
-            ("dispatcher", DISPATCHER_KEYWORDS),
-            ("driver", DRIVER_KEYWORDS),
-        ):
-            hit = _keyword_hit(value, keywords)
-            if hit is not None:
-                keyword_role: Role = "dispatcher" if role_name == "dispatcher" else "driver"
-                return Classification(
-                    keyword_role, f"{prefix}{field_name} {value!r} contains {hit!r}"
-                )
-    subject = f"identity {identity!r}" + (f" and name {name!r}" if name else "")
-    verb = "match" if name else "matches"
-    return Classification("unmatched", f"{prefix}{subject} {verb} neither filter {_FILTERS_TEXT}")
+    """A participant's role by the guide's rule (:data:`tui.core.roles.DEFAULT_RULES`)."""
+    return DEFAULT_RULES.classify(identity, name, kind, attributes)
 
 
 # --------------------------------------------------------------------------- views
@@ -225,8 +171,8 @@ class AgentView:
             self.speaking_since = None
         return True
 
-    def _reclassify(self) -> None:
-        result = classify(self.identity, self.name, self.kind, self.attributes)
+    def _reclassify(self, rules: RoleRules = DEFAULT_RULES) -> None:
+        result = rules.classify(self.identity, self.name, self.kind, self.attributes)
         self.role, self.match_reason = result.role, result.reason
 
 

@@ -54,6 +54,8 @@ class ObserverStatus:
     room: str
     state: ObserverState
     detail: str = ""
+    metadata: str = ""
+    """The room's metadata once connected (its scenario, for a room dispatch-tui created)."""
     at: float = field(default_factory=_now)
 
 

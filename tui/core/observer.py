@@ -202,6 +202,7 @@ class RoomObserver:
             f"observing room {self.room_name!r} hidden as {room.local_participant.identity!r} "
             f"({count} participant{'s' if count != 1 else ''}, "
             f"joined in {self.connect_seconds:.2f} s)",
+            room.metadata,
         )
         logger.info(
             "observing room %s (%d participants, %.2fs)",
@@ -256,8 +257,10 @@ class RoomObserver:
             # A broken sink must not break the rtc event loop; say so once per event.
             logger.exception("observer sink failed on %s", type(event).__name__)
 
-    def _status(self, state: ObserverState, detail: str) -> None:
-        self._emit(ObserverStatus(room=self.room_name, state=state, detail=detail))
+    def _status(self, state: ObserverState, detail: str, metadata: str = "") -> None:
+        self._emit(
+            ObserverStatus(room=self.room_name, state=state, detail=detail, metadata=metadata)
+        )
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro, name=f"tui.observer:{name}")

@@ -28,6 +28,7 @@ from tui.core.infra_events import (
 from tui.core.latency import LatencyBook
 from tui.core.live_turns import LiveTurns
 from tui.core.record.notes import Finding, RecordNote
+from tui.core.roles import RoleMatch
 from tui.core.state import RoomState
 
 
@@ -44,8 +45,9 @@ class RoomModel:
         in_process_worker: bool,
         expected_agent_name: str = AGENT_NAME,
         thresholds: Thresholds | None = None,
+        matches: tuple[RoleMatch, ...] = (),
     ) -> None:
-        self.state = RoomState()
+        self.state = RoomState(matches=matches)
         self.turns = LiveTurns()
         """Speaking from the audio, and the turn-taking figures, of the observed room."""
         self.findings = FindingLog()

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from tui.core.roles import RoleMatch
+
 URL_VAR = "LIVEKIT_URL"
 KEY_VAR = "LIVEKIT_API_KEY"
 SECRET_VAR = "LIVEKIT_API_SECRET"
@@ -54,6 +56,8 @@ class DashboardOptions:
     """``"realtime"``, ``"offline"`` or None to choose automatically."""
     record: bool = True
     """Record every observed room (:mod:`tui.core.record`)."""
+    matches: tuple[RoleMatch, ...] = ()
+    """``--match ROLE=REGEX`` patterns that give agents a role (:mod:`tui.core.roles`)."""
 
 
 def _clean(value: str | None) -> str | None:

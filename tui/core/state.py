@@ -23,14 +23,10 @@ from agents.constants import (
     WORKER_PID_ATTRIBUTE,
 )
 from tui.core.agent_view import (
-    EXPECTED_ROLES,
     TRANSCRIPT_CAP,
-    AgentRole,
     AgentView,
-    Role,
     TrackView,
     TranscriptLine,
-    classify,
     overlap_seconds,
 )
 from tui.core.audio_level import SOUND_THRESHOLD_DBFS
@@ -50,6 +46,8 @@ from tui.core.events import (
     TrackUpdate,
     TranscriptSegment,
 )
+from tui.core.roles import RoleMatch, RoleRules, agents_from_metadata
+from tui.core.state_roles import RoleQueries
 from tui.core.transcript import apply_segment
 
 STREAMING_EVENTS: Final = (AudioLevel, TranscriptSegment, ActiveSpeakers)
@@ -62,7 +60,7 @@ checks and need no redraw of their own."""
 # --------------------------------------------------------------------------- the room
 
 
-class RoomState:
+class RoomState(RoleQueries):
     """The observed room. Apply events with :meth:`apply`; read with the accessors.
 
     Events for another room (left over from before a :meth:`reset`) are counted in ``ignored``
@@ -70,8 +68,14 @@ class RoomState:
     "left 5 s ago"; departed standard participants are dropped.
     """
 
-    def __init__(self, room: str = "", *, now: float = 0.0) -> None:
+    def __init__(
+        self, room: str = "", *, now: float = 0.0, matches: tuple[RoleMatch, ...] = ()
+    ) -> None:
         self.room = room
+        self.matches = matches
+        """``--match`` patterns, kept across rooms."""
+        self.rules = RoleRules(matches=matches)
+        """The observed room's expected agents and role filters (its scenario, once known)."""
         self.started_at = now
         self.observer_state: ObserverState | None = None
         self.observer_detail = ""
@@ -121,6 +125,7 @@ class RoomState:
         self.jobs, self.jobs_at = (), None
         self.worker_processes.clear()
         self._participants.clear()
+        self.rules = RoleRules(matches=self.matches)
         self.version += 1
         self.prompt_version += 1
 
@@ -186,7 +191,7 @@ class RoomState:
         view.attributes = attributes
         view.agent_state = attributes.get(AGENT_STATE_ATTRIBUTE)
         view.counters.attribute_changes += 1
-        view._reclassify()
+        view._reclassify(self.rules)
         self._note_worker(attributes)
         return True
 
@@ -228,10 +233,10 @@ class RoomState:
             view.name, view.kind, view.sid = event.name, event.kind, event.sid or view.sid
             view.attributes = attributes
             view.agent_state = attributes.get(AGENT_STATE_ATTRIBUTE)
-            view._reclassify()
+            view._reclassify(self.rules)
             return True
         if view is None:
-            result = classify(event.identity, event.name, event.kind, attributes)
+            result = self.rules.classify(event.identity, event.name, event.kind, attributes)
             view = AgentView(
                 identity=event.identity,
                 name=event.name,
@@ -243,7 +248,7 @@ class RoomState:
         else:
             # Rejoined: keep the transcript and history, start the live fields afresh.
             view.name, view.kind, view.attributes = event.name, event.kind, attributes
-            view._reclassify()
+            view._reclassify(self.rules)
             view.tracks.clear()
             view.level_dbfs = view.level_at = view.last_sound_at = None
             view.quality = "unknown"
@@ -281,6 +286,11 @@ class RoomState:
             event.detail,
             event.at,
         )
+        agents = agents_from_metadata(event.metadata)
+        if agents is not None and agents != self.rules.agents:
+            self.rules = RoleRules(agents, self.matches)
+            for view in self._participants.values():
+                view._reclassify(self.rules)
         if event.state in ("disconnected", "failed"):
             # Nobody will tell us when speaking stops any more.
             for view in self._participants.values():
@@ -330,53 +340,6 @@ class RoomState:
         """Connected non-agent participants (humans, test clients), listed apart from agents."""
         return [view for view in self._participants.values() if not view.is_agent]
 
-    def _pick(self, role: Role) -> AgentView | None:
-        # Prefer a connected one (the latest to join); else the one that left last, so the
-        # pane can say "left 5 s ago" instead of vanishing.
-        best: AgentView | None = None
-        for view in self._participants.values():
-            if view.role != role:
-                continue
-            if best is None or _pick_key(view) >= _pick_key(best):
-                best = view
-        return best
-
-    def dispatcher(self) -> AgentView | None:
-        """The dispatcher to show: connected if any, else the last one that left, else None."""
-        return self._pick("dispatcher")
-
-    def driver(self) -> AgentView | None:
-        """The driver to show: connected if any, else the last one that left, else None."""
-        return self._pick("driver")
-
-    def for_role(self, role: AgentRole) -> AgentView | None:
-        return self._pick(role)
-
-    def unmatched(self) -> list[AgentView]:
-        """Agents that match no role (see their ``match_reason``), connected first."""
-        views = [view for view in self._participants.values() if view.role == "unmatched"]
-        return sorted(views, key=lambda view: not view.connected)
-
-    def missing_since(self, role: AgentRole) -> float | None:
-        """When the room last had a connected agent with ``role`` (or observing started).
-
-        None while such an agent is connected.
-        """
-        view = self._pick(role)
-        if view is not None and view.connected:
-            return None
-        if view is not None and view.left_at is not None:
-            return view.left_at
-        return self.started_at
-
-    def missing_for(self, role: AgentRole, now: float) -> float | None:
-        """Seconds the role has been missing ("missing for 12 s"), None while present."""
-        since = self.missing_since(role)
-        return None if since is None else max(0.0, now - since)
-
-    def missing_roles(self) -> list[AgentRole]:
-        return [role for role in EXPECTED_ROLES if self.missing_since(role) is not None]
-
     def in_progress(self) -> list[TranscriptLine]:
         """Every open segment in the room, oldest first."""
         lines = [line for view in self._participants.values() for line in view.in_progress.values()]
@@ -397,7 +360,3 @@ def _process(attributes: Mapping[str, str]) -> str:
     pid = attributes.get(WORKER_PID_ATTRIBUTE, "")
     host = attributes.get(WORKER_HOST_ATTRIBUTE, "")
     return f"{pid}@{host}" if pid and host else pid
-
-
-def _pick_key(view: AgentView) -> tuple[bool, float]:
-    return (view.connected, view.joined_at if view.connected else (view.left_at or 0.0))

@@ -16,11 +16,11 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.worker import Worker, WorkerState
 
-from tui.core.agent_view import EXPECTED_ROLES
 from tui.core.backend import Backend, BackendSinks, release_native_runtime
 from tui.core.control_plane import ControlPlaneError
 from tui.core.control_plane_jobs import RoomWorkers
@@ -44,12 +44,12 @@ from tui.core.room_model import RoomModel
 from tui.core.settings import DashboardOptions
 from tui.core.state import RoomState
 from tui.ui.messages import DomainEventMessage
+from tui.ui.pane_grid import PaneGrid
 from tui.ui.room_controls import RoomControls
-from tui.ui.room_renderer import PANE_TITLES, RoomRenderer
+from tui.ui.room_renderer import RoomRenderer
 from tui.ui.screens.diagnostics import DiagnosticsScreen
 from tui.ui.screens.help import HelpScreen, binding_commands, describe_bindings
 from tui.ui.screens.timeline import TimelineScreen
-from tui.ui.widgets.agent_pane import AgentPane
 from tui.ui.widgets.jobs_line import JobsLine
 from tui.ui.widgets.log_pane import LogPane
 from tui.ui.widgets.room_list import RoomList
@@ -60,7 +60,7 @@ logger = logging.getLogger("tui.app")
 
 
 class DispatchApp(App[None]):
-    """Live view of a two-agent LiveKit room, with its worker, log and room controls."""
+    """Live view of a LiveKit room of 2 to 6 agents, with its worker, log and room controls."""
 
     CSS_PATH = "app.tcss"
     TITLE = "dispatch-tui"
@@ -93,7 +93,7 @@ class DispatchApp(App[None]):
         super().__init__()
         self.options = options
         self.log_capture = log_capture
-        self.model = RoomModel(in_process_worker=not options.no_worker)
+        self.model = RoomModel(in_process_worker=not options.no_worker, matches=options.matches)
         """The one reducer: state, latency, diagnostics and status all read from it."""
         self._log_errors = LogErrorCounter(time.monotonic, lambda: log_capture.formatter.secrets)
         self.room_workers = RoomWorkers()
@@ -152,9 +152,7 @@ class DispatchApp(App[None]):
                 )
                 yield JobsLine("jobs: no room observed", id="jobs-line", markup=False)
                 yield TurnsLine("turns: no room observed", id="turns-line", markup=False)
-                with Horizontal(id="agent-panes"):
-                    for role in EXPECTED_ROLES:
-                        yield AgentPane(PANE_TITLES[role], role, id=f"pane-{role}")
+                yield PaneGrid(id="agent-panes")
                 yield Horizontal(id="unmatched-panes")
                 yield LogPane(self.log_capture.buffer, self.log_capture.log_path, id="log-pane")
         yield Footer()
@@ -246,7 +244,10 @@ class DispatchApp(App[None]):
             return
         rooms = self.rooms
         self.room_workers.keep_only(room.name for room in rooms)
-        room_list = self.query_one(RoomList)
+        try:
+            room_list = self.query_one(RoomList)
+        except NoMatches:
+            return  # the app is exiting: its screen was torn down before on_unmount ran
         room_list.show_rooms(list(rooms), self.state.room or None, self._worker_labels(rooms))
         if self.backend.observed_room is None and rooms:
             self.switch_room(rooms[0].name)

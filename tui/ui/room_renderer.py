@@ -17,8 +17,9 @@ from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.widgets import Static
 
-from tui.core.agent_view import EXPECTED_ROLES, AgentRole
+from tui.core.agent_view import AgentRole
 from tui.core.diagnostics import summary, worst
+from tui.ui.pane_grid import PaneGrid, PaneSpec
 from tui.ui.widgets.agent_pane import AgentPane
 from tui.ui.widgets.jobs_line import JobsLine
 from tui.ui.widgets.status_bar import StatusBar
@@ -26,13 +27,6 @@ from tui.ui.widgets.turns_line import TurnsLine
 
 if TYPE_CHECKING:
     from tui.ui.app import DispatchApp
-
-PANE_TITLES: dict[AgentRole, str] = {"dispatcher": "Dispatcher (Tim)", "driver": "Driver (Chris)"}
-ROLE_RULES: dict[AgentRole, str] = {
-    "dispatcher": "dispatch.role=dispatcher, or identity/name containing 'dispatcher' or 'tim'",
-    "driver": "dispatch.role=driver, or identity/name containing 'driver' or 'chris'",
-}
-
 
 CHECK_HEALTH: Final = {"ok": "ok", "warn": "pending", "pending": "pending", "fail": "bad"}
 
@@ -94,7 +88,7 @@ class RoomRenderer:
             return "The agent worker is not registered yet, so no job can be dispatched."
         unmatched = ", ".join(view.identity for view in state.unmatched())
         hint = f" Agents matching no role: {unmatched}." if unmatched else ""
-        return f"No participant with {ROLE_RULES[role]}.{hint}"
+        return f"No participant with {state.rules.rule_text(role)}.{hint}"
 
     def render(self) -> None:
         """Redraw what changed, if it is due (called every ``render_check_s``)."""
@@ -127,15 +121,24 @@ class RoomRenderer:
         self.app.query_one(JobsLine).show_jobs(self.app.state)
         self.app.query_one(TurnsLine).show_turns(model.turns, now)
         self.show_room_title()
-        for role in EXPECTED_ROLES:
-            pane = self.app.query_one(f"#pane-{role}", AgentPane)
-            view = self.app.state.for_role(role)
+        self._render_panes(now)
+        self._render_unmatched(now)
+
+    def _render_panes(self, now: float) -> None:
+        state, model = self.app.state, self.app.model
+        grid = self.app.query_one(PaneGrid)
+        roles = state.pane_roles()
+        grid.show([PaneSpec(role, state.rules.label(role)) for role in roles])
+        for role in roles:
+            pane = grid.pane(role)
+            if not pane.ready:
+                continue  # mounted just now: shown on the next tick
+            view = state.for_role(role)
             if view is None:
                 pane.show_missing(self._missing_reason(role), self.app.state.missing_for(role, now))
             else:
                 latency = self.app.latency.summary(self.app.state.room, role)
                 pane.show_agent(view, now, latency, model.turns.audible(view.identity))
-        self._render_unmatched(now)
 
     def _render_unmatched(self, now: float) -> None:
         container = self.app.query_one("#unmatched-panes", Horizontal)

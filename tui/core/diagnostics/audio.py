@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from tui.core.agent_view import AgentRole, AgentView
-from tui.core.diagnostics.check import ROLE_LABELS, Check, one_line
+from tui.core.diagnostics.check import Check, one_line
 from tui.core.diagnostics.facts import Facts, Heard
 
 
 def audio(facts: Facts, role: AgentRole) -> Check:
-    label = ROLE_LABELS[role]
+    label = facts.state.rules.label(role)
     check_id, title = f"audio.{role}", f"{label}'s audio"
     view = facts.state.for_role(role)
     if view is None or not view.connected or not facts.observing():
@@ -104,46 +104,54 @@ def _spoke_at(facts: Facts, view: AgentView) -> float | None:
     return min(times) if times else None
 
 
+def _names(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
 def one_sided(facts: Facts) -> Check:
-    title = "Both agents speak"
-    tim, chris = facts.state.dispatcher(), facts.state.driver()
-    if tim is None or chris is None or not (tim.connected and chris.connected):
-        return Check("speaking.one_sided", title, "pending", "needs both agents in the room")
-    spoke = {
-        role: _spoke_at(facts, view) for role, view in (("dispatcher", tim), ("driver", chris))
-    }
+    """Every expected agent is heard; fails while some speak and another stays silent."""
+    check_id = "speaking.one_sided"
+    roles = facts.state.expected_roles()
+    title = "Both agents speak" if len(roles) == 2 else "Every agent speaks"
+    views = [facts.state.for_role(role) for role in roles]
+    present = [view for view in views if view is not None and view.connected]
+    if len(present) < len(roles):
+        which = "both agents" if len(roles) == 2 else f"all {len(roles)} agents"
+        return Check(check_id, title, "pending", f"needs {which} in the room")
+    label = facts.state.rules.label
+    spoke = {role: _spoke_at(facts, view) for role, view in zip(roles, present, strict=True)}
     if all(at is not None for at in spoke.values()):
-        return Check("speaking.one_sided", title, "ok", "both agents have spoken")
-    together_since = max(tim.joined_at, chris.joined_at)
+        which = "both agents have" if len(roles) == 2 else "every agent has"
+        return Check(check_id, title, "ok", f"{which} spoken")
+    together_since = max(view.joined_at for view in present)
     if all(at is None for at in spoke.values()):
         waited = facts.now - together_since
         if waited > facts.t.one_sided_s:
+            nobody = "neither agent has" if len(roles) == 2 else "no agent has"
             return Check(
-                "speaking.one_sided",
+                check_id,
                 title,
                 "warn",
-                f"neither agent has spoken in {waited:.0f} s",
+                f"{nobody} spoken in {waited:.0f} s",
                 "check the sessions, the relay and the worker log",
             )
-        return Check("speaking.one_sided", title, "pending", "nobody has spoken yet")
-    speaker: AgentRole = "dispatcher" if spoke["dispatcher"] is not None else "driver"
-    silent: AgentRole = "driver" if speaker == "dispatcher" else "dispatcher"
-    first = max(spoke[speaker] or 0.0, together_since)
+        return Check(check_id, title, "pending", "nobody has spoken yet")
+    speakers = [label(role) for role, at in spoke.items() if at is not None]
+    silent = [label(role) for role, at in spoke.items() if at is None]
+    first = max(min(at for at in spoke.values() if at is not None), together_since)
     waited = facts.now - first
     if waited > facts.t.one_sided_s:
+        verb = "is" if len(speakers) == 1 else "are"
         return Check(
-            "speaking.one_sided",
+            check_id,
             title,
             "fail",
-            f"only {ROLE_LABELS[speaker]} is speaking: {ROLE_LABELS[silent]} has said "
-            f"nothing for {waited:.0f} s",
-            f"check {ROLE_LABELS[silent]}'s session start, audio track and the worker log",
+            f"only {_names(speakers)} {verb} speaking: {_names(silent)} "
+            f"{'has' if len(silent) == 1 else 'have'} said nothing for {waited:.0f} s",
+            f"check {_names(silent)}'s session start, audio track and the worker log",
         )
     return Check(
-        "speaking.one_sided",
-        title,
-        "pending",
-        f"waiting for {ROLE_LABELS[silent]} to answer ({waited:.0f} s)",
+        check_id, title, "pending", f"waiting for {_names(silent)} to answer ({waited:.0f} s)"
     )
 
 

@@ -6,13 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
-from tui.core.agent_view import AgentRole
-
 Status: TypeAlias = Literal["ok", "warn", "fail", "pending"]
 STATUS_ORDER: Final[dict[Status, int]] = {"ok": 0, "pending": 1, "warn": 2, "fail": 3}
 """Severity for :func:`worst`: a failure outranks a warning, which outranks "not known yet"."""
-
-ROLE_LABELS: Final[dict[AgentRole, str]] = {"dispatcher": "Tim", "driver": "Chris"}
 
 
 @dataclass(frozen=True, slots=True)

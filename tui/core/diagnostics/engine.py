@@ -32,7 +32,6 @@ from datetime import datetime
 from typing import Any, Final, Literal, Protocol
 
 from agents.constants import AGENT_NAME, AGENT_STATE_ATTRIBUTE
-from tui.core.agent_view import EXPECTED_ROLES
 from tui.core.audio_level import SOUND_THRESHOLD_DBFS
 from tui.core.diagnostics import audio, infra, room, turn_taking, voice
 from tui.core.diagnostics.check import Check, Thresholds, one_line
@@ -337,12 +336,13 @@ class Diagnostics:
             *infra.dispatch(facts),
             *voice.openai(facts),
         ]
-        checks += [voice.session(facts, role) for role in EXPECTED_ROLES]
+        roles = self.state.expected_roles()
+        checks += [voice.session(facts, role) for role in roles]
         checks.append(voice.reply(facts))
         checks.append(room.observer(facts))
-        checks += [room.presence(facts, role) for role in EXPECTED_ROLES]
+        checks += [room.presence(facts, role) for role in roles]
         checks.append(room.unmatched(facts))
-        checks += [audio.audio(facts, role) for role in EXPECTED_ROLES]
+        checks += [audio.audio(facts, role) for role in roles]
         checks.append(audio.one_sided(facts))
         checks += turn_taking.live_checks(facts.turns, now, self.thresholds)
         if self.in_process_worker:

@@ -4,7 +4,7 @@ agents matching no role."""
 from __future__ import annotations
 
 from tui.core.agent_view import AgentRole
-from tui.core.diagnostics.check import ROLE_LABELS, Check, one_line
+from tui.core.diagnostics.check import Check, one_line
 from tui.core.diagnostics.facts import Facts
 
 
@@ -30,7 +30,7 @@ def observer(facts: Facts) -> Check:
 
 
 def presence(facts: Facts, role: AgentRole) -> Check:
-    label = ROLE_LABELS[role]
+    label = facts.state.rules.label(role)
     check_id, title = f"room.{role}", f"{label} in the room"
     if not facts.room or not facts.observing():
         return Check(check_id, title, "pending", "observer not in a room")
@@ -77,5 +77,5 @@ def unmatched(facts: Facts) -> Check:
         title,
         "fail",
         f"{first.identity}: {first.match_reason}{more}",
-        "accept the job with an identity containing tim/chris or set dispatch.role",
+        "give the agent its scenario identity, set dispatch.role, or pass --match ROLE=REGEX",
     )

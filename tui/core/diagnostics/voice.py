@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tui.core.agent_view import EXPECTED_ROLES, AgentRole
-from tui.core.diagnostics.check import ROLE_LABELS, Check
+from tui.core.agent_view import AgentRole
+from tui.core.diagnostics.check import Check
 from tui.core.diagnostics.facts import Facts, RoomSessions
 
 
@@ -101,7 +101,7 @@ def reply(facts: Facts) -> Check:
     roles = facts.sessions.roles if facts.sessions is not None else {}
     timed = {role: info for role, info in roles.items() if info.turns}
     limit = facts.t.slow_reply_s
-    for role in EXPECTED_ROLES:
+    for role in facts.state.expected_roles():
         info = timed.get(role)
         if info is not None and info.reply_s is not None and info.reply_s > limit:
             cause = (
@@ -114,22 +114,22 @@ def reply(facts: Facts) -> Check:
                 check_id,
                 title,
                 "warn",
-                f"{ROLE_LABELS[role]}'s last reply began {info.reply_s:.1f} s after being "
-                f"asked (over {limit:.0f} s)",
+                f"{facts.state.rules.label(role)}'s last reply began {info.reply_s:.1f} s "
+                f"after being asked (over {limit:.0f} s)",
                 cause,
             )
-    if not all(role in timed for role in EXPECTED_ROLES):
+    if not all(role in timed for role in facts.state.expected_roles()):
         return Check(check_id, title, "pending", "waiting for each agent's first reply")
     parts = [
-        f"{ROLE_LABELS[role]} {timed[role].reply_s:.1f} s"
-        for role in EXPECTED_ROLES
+        f"{facts.state.rules.label(role)} {timed[role].reply_s:.1f} s"
+        for role in facts.state.expected_roles()
         if timed[role].reply_s is not None
     ]
     return Check(check_id, title, "ok", ", ".join(parts) or "replies not timed by this worker")
 
 
 def session(facts: Facts, role: AgentRole) -> Check:
-    label = ROLE_LABELS[role]
+    label = facts.state.rules.label(role)
     check_id, title = f"session.{role}", f"{label}'s session started"
     info = facts.sessions.roles.get(role) if facts.sessions is not None else None
     if info is not None:

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from agents.constants import AGENT_STATE_ATTRIBUTE
-from tui.core.agent_view import classify
 from tui.core.diagnostics.check import STATUS_ORDER
 from tui.core.diagnostics.turn_taking import turn_checks
 from tui.core.events import (
     AttributesChanged,
+    ObserverStatus,
     ParticipantJoined,
     ParticipantLeft,
     SessionEvent,
@@ -34,6 +34,7 @@ from tui.core.record.notes import (
     Speech,
 )
 from tui.core.record.store import EVENTS_FILE
+from tui.core.roles import DEFAULT_AGENTS, DEFAULT_RULES, RoleRules, agents_from_metadata
 
 PIPELINE: Final = (
     ("llm_node_ttft", "llm_ttft_s"),
@@ -53,10 +54,12 @@ class _Agent:
     left: float | None = None
     states: list[tuple[float, str]] = field(default_factory=list)
     speech: list[tuple[float, float]] = field(default_factory=list)
+    rules: RoleRules = DEFAULT_RULES
+    """The room's role rules (its scenario's agents, from the observer's metadata)."""
 
     @property
     def role(self) -> str:
-        return classify(self.identity, self.name, self.kind, self.attributes).role
+        return self.rules.classify(self.identity, self.name, self.kind, self.attributes).role
 
     def state(self, at: float) -> None:
         value = self.attributes.get(AGENT_STATE_ATTRIBUTE)
@@ -89,6 +92,7 @@ def build_report(events: Iterable[Any], thresholds: TurnThresholds | None = None
     started: RecordStarted | None = None
     closed: RecordClosed | None = None
     ended: tuple[float, str] | None = None
+    rules = DEFAULT_RULES
     count = 0
 
     def agent(identity: str) -> _Agent:
@@ -131,6 +135,8 @@ def build_report(events: Iterable[Any], thresholds: TurnThresholds | None = None
                 series.setdefault("turns", []).append(event.at)
             elif event.kind == "conversation_ended" and ended is None:
                 ended = (event.at, str(event.payload.get("reason") or "conversation ended"))
+        elif isinstance(event, ObserverStatus) and event.metadata:
+            rules = RoleRules(agents_from_metadata(event.metadata) or DEFAULT_AGENTS)
         elif isinstance(event, Finding):
             findings[event.check_id] = event
         elif isinstance(event, LogError):
@@ -139,6 +145,8 @@ def build_report(events: Iterable[Any], thresholds: TurnThresholds | None = None
             audio[event.identity] = event
     if started is None:
         raise ValueError("the record has no RecordStarted line (not a call record)")
+    for each in agents.values():
+        each.rules = rules
 
     end_at = (
         closed.at

@@ -138,12 +138,17 @@ def _update_in_place(static: Static, text: Text) -> None:
 
 
 class AgentPane(Vertical):
-    """A live view of one agent; shows why it is missing when it is not in the room."""
+    """A live view of one agent; shows why it is missing when it is not in the room.
 
-    def __init__(self, title: str, role: str, *, id: str | None = None) -> None:
+    Titled ``<title> (<name>)``: the name the observer sees once the agent is here, else the
+    one its scenario gives (``name``), so a pane never shows one name for another's agent.
+    """
+
+    def __init__(self, title: str, role: str, *, name: str = "", id: str | None = None) -> None:
         super().__init__(id=id, classes="agent-pane")
         self._title = title
         self._role = role
+        self._expected_name = name
         self._shown_transcript: tuple[int, int] = (-1, -1)
         self._shown_title = ""
         # the status block's parts as shown (see status_parts); None: hidden
@@ -157,11 +162,22 @@ class AgentPane(Vertical):
             yield Static(id=f"{self.id}-transcript", classes="transcript-text")
 
     def on_mount(self) -> None:
-        self._set_title(self._title)
         self.show_missing("not observing a room yet", None)
+        self.ready = True
+
+    ready = False
+    """Mounted with its parts: until then a pane cannot be shown anything."""
+
+    def _titled(self, name: str) -> str:
+        return f"{self._title} ({name})" if name else self._title
+
+    def set_expected_name(self, name: str) -> None:
+        """The name the room's scenario gives this pane's agent (shown while it is missing)."""
+        self._expected_name = name
 
     def show_missing(self, why: str, missing_for: float | None) -> None:
         """No participant fills this role: say so and why."""
+        self._set_title(self._titled(self._expected_name))
         self.set_class(True, "-missing")
         self.set_class(False, "-speaking")
         self.set_class(False, "-left")
@@ -179,8 +195,7 @@ class AgentPane(Vertical):
         self.set_class(False, "-missing")
         self.set_class(heard and view.connected, "-speaking")
         self.set_class(not view.connected, "-left")
-        label = view.name or view.identity
-        self._set_title(f"{self._title}: {label}" if label != self._title else self._title)
+        self._set_title(self._titled(view.name or view.identity))
         self._set_status(status_parts(view, now, latency, heard))
         # The transcript only changes with a transcript event: skip re-rendering otherwise.
         self._set_transcript(view.lines(), (id(view), view.counters.transcript_updates))
