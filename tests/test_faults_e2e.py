@@ -633,6 +633,10 @@ async def test_healthy_room_passes_every_check(
 ) -> None:
     engine = engine_for_worker(offline_worker)
     counter = LogErrorCounter(time.monotonic)
+    # This process also holds the rooms of the module's earlier tests, whose connections the
+    # native SDK reports closing as it tears them down (logger "livekit", e.g. "publisher data
+    # channel '_data_track' closed unexpectedly", seen in a full-suite run): not this room's.
+    counter.addFilter(lambda record: record.name != "livekit")
     logging.getLogger().addHandler(counter)
     room, created = await create_room(livekit_server, AGENT_NAME)
     try:
