@@ -25,6 +25,7 @@ from agents.call_seats import Seat, agent_room_options, receive_everything
 from agents.compat import job_server_url
 from agents.constants import ROLE_ATTRIBUTE
 from agents.floor import scenario_floor
+from agents.observer_wait import wait_for_observer
 from agents.party_agent import agent_for, opening_instructions
 from agents.room_guard import RoomGuard
 from agents.room_receipts import PeerReceipts
@@ -233,6 +234,10 @@ class CallJob:
         # each session publishes its track once its linked agent is in the room: start talking
         # only when all are ready, so the first words are not spoken into an unpublished track
         await asyncio.gather(*(session.room_io.wait_for_ready() for session in sessions.values()))
+        if self.scenario.observer_wait_s > 0:
+            await wait_for_observer(
+                self.guard.server_api(), self.room_name, self.scenario.observer_wait_s
+            )
 
         def on_turn(turn: Turn) -> None:
             seat = self.seats[turn.role]

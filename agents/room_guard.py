@@ -104,7 +104,7 @@ class RoomGuard:
         while True:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(ROOM_CHECK_TIMEOUT_S):
-                    lkapi = self._server_api()
+                    lkapi = self.server_api()
                     listed = await lkapi.room.list_rooms(
                         api.ListRoomsRequest(names=[self.room_name])
                     )
@@ -114,7 +114,7 @@ class RoomGuard:
                 return True
             await asyncio.sleep(0.5)
 
-    def _server_api(self) -> api.LiveKitAPI:
+    def server_api(self) -> api.LiveKitAPI:
         """The server API with this worker's own URL and credentials, on the job's session.
 
         Not ``ctx.api``: it reads the process environment, which another in-process worker
@@ -137,7 +137,7 @@ class RoomGuard:
         job = self.ctx.job
         try:
             async with asyncio.timeout(ROOM_CHECK_TIMEOUT_S):
-                lkapi = self._server_api()
+                lkapi = self.server_api()
                 listed = await lkapi.room.list_rooms(api.ListRoomsRequest(names=[self.room_name]))
                 if not any(r.sid == job.room.sid or not job.room.sid for r in listed.rooms):
                     return False

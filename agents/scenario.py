@@ -86,6 +86,10 @@ class Scenario:
     script: tuple[ScriptLine, ...] = field(default_factory=tuple)
     turn_order: TurnOrder = "addressed"
     expect: Expectations | None = None
+    observer_wait_s: float = 0.0
+    """How long the call waits, once every agent is in the room, for a hidden observer to join
+    before the first line (0: not at all). dispatch-tui sets it on rooms it creates and
+    watches, so the observer hears the call from its first word."""
     source: str = "<scenario>"
 
     @property
@@ -124,7 +128,7 @@ class Scenario:
         for key, value in asdict(self).items():
             if key == "agents":
                 data.update(agents_to_dict(self.agents))
-            elif key not in ("source", "turn_order", "expect"):
+            elif key not in ("source", "turn_order", "expect", "observer_wait_s"):
                 data[key] = value
         for stop in ("pickup", "delivery"):
             if not data[stop]["time"]:
@@ -137,6 +141,8 @@ class Scenario:
             data.pop("script")
         if self.turn_order != "addressed":
             data["turn_order"] = self.turn_order
+        if self.observer_wait_s:
+            data["observer_wait_s"] = self.observer_wait_s
         # Compiled patterns are no JSON: the contracts write their own form (absent when None).
         if self.expect is not None:
             data["expect"] = self.expect.to_dict()
@@ -160,7 +166,9 @@ _TOP_LEVEL_FIELDS = {
     "script",
     "model",
     "expect",
+    "observer_wait_s",
 }
+MAX_OBSERVER_WAIT_S = 60
 
 
 class _Reader:
@@ -266,6 +274,15 @@ def parse_scenario(data: object, source: str = "<scenario>") -> Scenario:
     if isinstance(max_turns, bool) or not isinstance(max_turns, int) or not 2 <= max_turns <= 40:
         raise reader.fail("max_turns", "a whole number between 2 and 40", max_turns)
     script = parse_script(reader, top, agents)
+    observer_wait_s = top.get("observer_wait_s", 0)
+    if (
+        isinstance(observer_wait_s, bool)
+        or not isinstance(observer_wait_s, int | float)
+        or not 0 <= observer_wait_s <= MAX_OBSERVER_WAIT_S
+    ):
+        raise reader.fail(
+            "observer_wait_s", f"seconds between 0 and {MAX_OBSERVER_WAIT_S}", observer_wait_s
+        )
     expect = None
     if top.get("expect") is not None:
         roles = [persona.role for persona in agents]
@@ -283,6 +300,7 @@ def parse_scenario(data: object, source: str = "<scenario>") -> Scenario:
         script=script,
         turn_order=parse_turn_order(reader, top),
         expect=expect,
+        observer_wait_s=float(observer_wait_s),
         source=source,
     )
 

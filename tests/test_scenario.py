@@ -93,6 +93,16 @@ def test_to_json_round_trips_through_room_metadata(path: Path) -> None:
     assert again.to_json() == scenario.to_json()
 
 
+def test_an_observer_wait_survives_the_round_trip_and_defaults_to_none(tmp_path: Path) -> None:
+    assert load_scenario(HDX).observer_wait_s == 0
+    assert "observer_wait_s" not in load_scenario(HDX).to_json()
+    data = _hdx_data()
+    data["observer_wait_s"] = 2.5
+    scenario = load_scenario(_write(tmp_path, data))
+    assert scenario.observer_wait_s == 2.5
+    assert scenario_from_metadata(scenario.to_json()).observer_wait_s == 2.5
+
+
 def test_generated_script_is_used_when_none_is_given(tmp_path: Path) -> None:
     data = _hdx_data()
     del data["script"]
@@ -170,6 +180,10 @@ BAD_FIELDS: list[tuple[str, Mutation, str]] = [
     ("max_turns bool", _set("max_turns", True), "'max_turns'"),
     ("max_turns float", _set("max_turns", 8.5), "'max_turns'"),
     ("max_turns too many", _set("max_turns", 1000), "'max_turns'"),
+    ("observer wait negative", _set("observer_wait_s", -1), "'observer_wait_s'"),
+    ("observer wait too long", _set("observer_wait_s", 61), "'observer_wait_s'"),
+    ("observer wait string", _set("observer_wait_s", "10"), "'observer_wait_s'"),
+    ("observer wait bool", _set("observer_wait_s", True), "'observer_wait_s'"),
     ("dispatcher list", _set("dispatcher", ["Tim"]), "'dispatcher'"),
     ("driver null", _set("driver", None), "'driver'"),
     ("temperature string", _set("driver.temperature", "hot"), "'driver.temperature'"),

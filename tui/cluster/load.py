@@ -177,7 +177,7 @@ class ClusterSession:
         create_node = index % len(self.urls)
         observe_node = (index + 1) % len(self.urls)
         started = time.monotonic()
-        created = await self.planes[create_node].create_room(scenario)
+        created = await self.planes[create_node].create_room(scenario, watched=True)
         watch = RoomWatch(
             room=created.name,
             created_via=self.urls[create_node],

@@ -180,7 +180,7 @@ class Backend:
     async def create_room(self, scenario_path: Path) -> CreatedRoom:
         """Create a room from a scenario file and dispatch the agents into it."""
         scenario = await asyncio.to_thread(load_scenario, scenario_path)
-        created = await self.control.create_room(scenario)
+        created = await self.control.create_room(scenario, watched=True)
         logger.info("created room %s (dispatch %s)", created.name, created.dispatch_id)
         return created
 

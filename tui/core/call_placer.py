@@ -175,7 +175,7 @@ async def place_call(call: PlannedCall, ctx: CallContext) -> CallOutcome:
     label = call_label(call)
     ctx.progress.state(label, "creating room")
     try:
-        created = await ctx.control.create_room(call.scenario)
+        created = await ctx.control.create_room(call.scenario, watched=True)
     except ControlPlaneError as exc:
         outcome = CallOutcome(call, None, None, f"room not created: {exc}")
         ctx.progress.finished(label, f"error: {outcome.error}")

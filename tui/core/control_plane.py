@@ -24,7 +24,7 @@ import contextlib
 import json
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -54,6 +54,10 @@ SECONDS_PER_TURN = 20
 # leaves, the room closes after departure_timeout: long enough for the dashboard to reconnect
 # after a restart, short enough that finished conversations do not linger.
 DEPARTURE_TIMEOUT_S = 20
+# A room this tool creates and then watches asks its call to wait this long for the watcher's
+# hidden observer before the first line (see agents/observer_wait.py): measured, ten watchers
+# joining at once beside a CPU burner on 2 cores took up to several seconds, after the opening.
+WATCHED_OBSERVER_WAIT_S = 10.0
 
 ErrorKind = ControlPlaneErrorKind
 
@@ -88,7 +92,8 @@ class DispatchSummary:
 
 def room_timeouts(scenario: Scenario) -> tuple[int, int]:
     """``(empty_timeout, departure_timeout)`` in seconds for a scenario's room."""
-    return ROOM_START_BUDGET_S + SECONDS_PER_TURN * scenario.max_turns, DEPARTURE_TIMEOUT_S
+    budget = ROOM_START_BUDGET_S + SECONDS_PER_TURN * scenario.max_turns
+    return budget + round(scenario.observer_wait_s), DEPARTURE_TIMEOUT_S
 
 
 def new_room_name(load_id: str, now: datetime | None = None) -> str:
@@ -226,12 +231,17 @@ class ControlPlane:
         except Exception as exc:
             raise self._error(exc, action) from None
 
-    async def create_room(self, scenario: Scenario, agent_name: str = AGENT_NAME) -> CreatedRoom:
+    async def create_room(
+        self, scenario: Scenario, agent_name: str = AGENT_NAME, *, watched: bool = False
+    ) -> CreatedRoom:
         """Create a fresh room for the scenario with an explicit dispatch to ``agent_name``.
 
         The scenario goes into both the room metadata (for the observer and ``ctx.job.room``)
-        and the dispatch metadata (``ctx.job.metadata``).
+        and the dispatch metadata (``ctx.job.metadata``). ``watched``: the caller joins the
+        room as its observer next, so the call waits for it (``WATCHED_OBSERVER_WAIT_S``).
         """
+        if watched and scenario.observer_wait_s < WATCHED_OBSERVER_WAIT_S:
+            scenario = replace(scenario, observer_wait_s=WATCHED_OBSERVER_WAIT_S)
         name = new_room_name(scenario.load_id)
         metadata = scenario.to_json()
         empty_timeout, departure_timeout = room_timeouts(scenario)
