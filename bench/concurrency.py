@@ -253,4 +253,12 @@ def checks(result: dict[str, Any]) -> list[Check]:
                 "<= 100 MB",
             )
         )
+        worker = first["worker"]
+        found.append(
+            info(
+                "worker RSS kept after the first call ended",
+                worker["rss_end_mb"] - worker["rss_start_mb"],
+                "MB",
+            )
+        )
     return found

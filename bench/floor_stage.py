@@ -96,7 +96,8 @@ async def run_ramp(
     progress(
         f"  {result['joined']}/{rooms} rooms got their agents, slowest join "
         + ("n/a" if slowest is None else f"{slowest:.2f} s")
-        + f"; {result['worker_full_lines']} 'worker full' lines ({result['worker_capacity_line']})"
+        + f"; {result['worker_full_lines']} 'worker full' lines, worker capacity "
+        f"{result['worker_capacity']}"
     )
     return result
 

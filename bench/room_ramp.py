@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -36,6 +37,8 @@ from tui.core.local_server import LocalServer
 from tui.core.worker_host import worker_env
 
 JOIN_TIMEOUT_S = 30.0
+CAPACITY_LINE = re.compile(r"worker takes up to (\d+) calls")
+"""The line the worker logs once with its capacity (``agents.admission``)."""
 WORKER_SCRIPT = PROJECT_ROOT / "agents" / "multi_agent_worker.py"
 
 
@@ -202,10 +205,10 @@ async def ramp(
         load_before = os.getloadavg()
         result = await open_calls(worker, rooms, interval_s, hold_s)
     text = worker.log_text()
-    capacity = [line for line in text.splitlines() if "worker takes up to" in line]
+    capacity = CAPACITY_LINE.search(text)
     return {
         **result,
-        "worker_capacity_line": capacity[0].strip()[-80:] if capacity else "",
+        "worker_capacity": int(capacity.group(1)) if capacity else None,
         "worker_full_lines": text.count("worker full"),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
