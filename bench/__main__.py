@@ -14,7 +14,7 @@ local cluster of its own; all with the offline voice:
 - ``ramp``: 10 rooms one a second against the headless worker with default settings
   (``floor_stage``, ``room_ramp``);
 - ``dashboard``: the dashboard under a log flood, and its CPU while observing a call
-  (``dashboard_load``);
+  (``dashboard_load``, ``dashboard_observe``);
 - ``cluster``: 20 calls at once on two nodes and two headless workers (``cluster_bench``; needs
   ``redis-server``, see ``make redis``).
 
@@ -41,6 +41,7 @@ from bench import (
     cluster_bench,
     concurrency,
     dashboard_load,
+    dashboard_observe,
     floor_stage,
     launch_time,
     time_to_agents,
@@ -261,7 +262,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             # the calls' worker runs in its own process, so only the dashboard is measured
             async with WorkerHost(server, log_dir, "worker_host_dashboard"):
-                results["dashboard_observe"] = await dashboard_load.observe_costs(
+                results["dashboard_observe"] = await dashboard_observe.observe_costs(
                     *credentials,
                     log_dir=log_dir,
                     progress=progress,
@@ -272,7 +273,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 # the hosted worker is gone: the dashboard's own worker gets the dispatch
                 results["dashboard_observe"][
                     "with_worker"
-                ] = await dashboard_load.observe_with_worker(
+                ] = await dashboard_observe.observe_with_worker(
                     *credentials, log_dir=log_dir, progress=progress
                 )
         if "dashboard" in args.only:
