@@ -1,17 +1,27 @@
-"""``python -m bench``: run the benchmarks of issue 6 and write ``bench/results.json``.
+"""``python -m bench``: run the benchmarks of issues 6, 15 and 18 and write ``bench/results.json``.
 
-Stages 1-3 run on one loopback livekit-server started here, stage 4 on a local cluster of its
-own; all with the offline voice:
+Every stage but the cluster runs on one loopback livekit-server started here, the cluster on a
+local cluster of its own; all with the offline voice:
 
-1. time to both agents, multi-agent worker vs two single-agent workers (``time_to_agents``);
-2. one worker hosting 1, 5 and 10 calls at once (``concurrency``);
-3. the dashboard under a log flood, and its CPU while observing a call (``dashboard_load``);
-4. 20 calls at once on two nodes and two headless workers (``cluster_bench``; needs
-   ``redis-server``, see ``make redis``).
+- ``time``: time to both agents, multi-agent worker vs two single-agent workers
+  (``time_to_agents``);
+- ``agents``: time to every agent's audio with 2, 3 and 4 agents (``all_agents``);
+- ``launch``: launching the dashboard's worker to "worker registered", 5 times (``launch_time``);
+- ``concurrency``: one worker hosting 1, 5, 10 and 20 calls at once, refused calls and lost
+  lines counted, its RSS growth on the first call (``concurrency``);
+- ``floor``: the headless worker's CPU for 1 and 10 calls beside bare ``livekit.rtc``
+  publishers pushing the same audio (``floor_stage``, ``floor``);
+- ``ramp``: 10 rooms one a second against the headless worker with default settings
+  (``floor_stage``, ``room_ramp``);
+- ``dashboard``: the dashboard under a log flood, and its CPU while observing a call
+  (``dashboard_load``, ``dashboard_observe``);
+- ``cluster``: 20 calls at once on two nodes and two headless workers (``cluster_bench``; needs
+  ``redis-server``, see ``make redis``).
 
-``--quick`` runs fewer rooms, one concurrency level, a shorter flood, only the dashboard's
-own call and 6 cluster rooms (about two minutes). The table goes to
-stdout; worker and server logs stay in a temporary folder whose path is printed.
+``--quick`` runs fewer rooms and launches, concurrency levels 1 and 3, the floor for 1 and 3
+calls, a ramp of 4 rooms, a shorter flood, only the dashboard's own call and 6 cluster rooms.
+``--only`` picks stages. The tables go to stdout (``bench.report``); worker and server logs stay
+in a temporary folder whose path is printed.
 """
 
 from __future__ import annotations
@@ -26,24 +36,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import cluster_bench, concurrency, dashboard_load, time_to_agents
-from bench.common import (
-    PROJECT_ROOT,
-    Check,
-    fmt,
-    load_average,
-    machine_info,
-    now_iso,
-    rounded,
-    table,
-    verdict,
+from bench import (
+    all_agents,
+    cluster_bench,
+    concurrency,
+    dashboard_load,
+    dashboard_observe,
+    floor_stage,
+    launch_time,
+    time_to_agents,
 )
+from bench.common import PROJECT_ROOT, fmt, load_average, machine_info, now_iso, rounded
+from bench.report import collect_checks, render
 from bench.workers import SingleAgentWorkers, make_log_dir
 from tui.cluster.processes import ClusterError
 from tui.core.local_server import LocalServer
 from tui.core.worker_host import WorkerHost
 
-STAGES = ("time", "concurrency", "dashboard", "cluster")
+STAGES = ("time", "agents", "launch", "concurrency", "floor", "ramp", "dashboard", "cluster")
 DEFAULT_OUT = PROJECT_ROOT / "bench" / "results.json"
 QUICK_OUT = PROJECT_ROOT / "bench" / "results-quick.json"
 
@@ -57,7 +67,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--levels",
         default=None,
-        help="concurrent calls per level in stage 2, comma separated (1,5,10; quick: 3)",
+        help="concurrent calls per level of stage concurrency, comma separated "
+        "(1,5,10,20; quick: 1,3)",
+    )
+    parser.add_argument(
+        "--agent-rooms",
+        type=int,
+        default=None,
+        help="rooms per agent count in stage agents (10; quick: 2)",
+    )
+    parser.add_argument(
+        "--floor-calls",
+        default=None,
+        help="calls per level of stage floor, comma separated (1,10; quick: 1,3)",
+    )
+    parser.add_argument(
+        "--ramp-rooms", type=int, default=None, help="rooms one a second, stage ramp (10; quick: 4)"
+    )
+    parser.add_argument(
+        "--launches", type=int, default=None, help="worker launches in stage launch (5; quick: 3)"
     )
     parser.add_argument(
         "--flood-rate", type=int, default=10_000, help="log records per second in stage 3"
@@ -83,8 +111,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.rooms = args.rooms or (3 if args.quick else 20)
-    levels = args.levels or ("3" if args.quick else "1,5,10")
-    args.levels = tuple(int(level) for level in levels.split(","))
+    levels = args.levels or ("1,3" if args.quick else "1,5,10,20")
+    args.levels = _counts(parser, "--levels", levels)
+    args.floor_calls = _counts(
+        parser, "--floor-calls", args.floor_calls or ("1,3" if args.quick else "1,10")
+    )
+    args.agent_rooms = args.agent_rooms or (2 if args.quick else 10)
+    args.ramp_rooms = args.ramp_rooms or (4 if args.quick else 10)
+    args.launches = args.launches or (3 if args.quick else 5)
     args.flood_seconds = args.flood_seconds or (2.0 if args.quick else 5.0)
     args.cluster_rooms = args.cluster_rooms or (6 if args.quick else 20)
     args.only = tuple(stage.strip() for stage in args.only.split(",") if stage.strip())
@@ -93,6 +127,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown stage(s) {', '.join(sorted(unknown))}: use {','.join(STAGES)}")
     args.out = args.out or (QUICK_OUT if args.quick else DEFAULT_OUT)
     return args
+
+
+def _counts(parser: argparse.ArgumentParser, option: str, text: str) -> tuple[int, ...]:
+    """Comma-separated positive whole numbers, or a one-line usage error naming the option."""
+    try:
+        counts = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        parser.error(f"{option} {text!r}: use positive whole numbers separated by commas, e.g. 1,5")
+    return counts
 
 
 def progress(message: str) -> None:
@@ -138,6 +183,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "settings": {
             "rooms": args.rooms,
             "levels": list(args.levels),
+            "agent_rooms": args.agent_rooms,
+            "launches": args.launches,
+            "floor_calls": list(args.floor_calls),
+            "ramp_rooms": args.ramp_rooms,
             "flood_rate": args.flood_rate,
             "flood_seconds": args.flood_seconds,
             "cluster_rooms": args.cluster_rooms,
@@ -164,12 +213,37 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     server, host, args.rooms, progress=progress
                 )
             _end_stage(results, server, "time_to_agents", t)
+        if "agents" in args.only:
+            t = _stage(results, "all_agents")
+            async with WorkerHost(server, log_dir, "worker_host_agents") as host:
+                results["all_agents"] = await all_agents.run(
+                    server, host, args.agent_rooms, progress=progress
+                )
+            _end_stage(results, server, "all_agents", t)
+        if "launch" in args.only:
+            t = _stage(results, "launch")
+            results["launch"] = await launch_time.run(
+                server, log_dir, args.launches, progress=progress
+            )
+            _end_stage(results, server, "launch", t)
         if "concurrency" in args.only:
             t = _stage(results, "concurrency")
             results["concurrency"] = await concurrency.run(
                 server, log_dir, args.levels, progress=progress
             )
             _end_stage(results, server, "concurrency", t)
+        if "floor" in args.only:
+            t = _stage(results, "floor")
+            results["floor"] = await floor_stage.run_floor(
+                server, log_dir, args.floor_calls, 5.0 if args.quick else 8.0, progress=progress
+            )
+            _end_stage(results, server, "floor", t)
+        if "ramp" in args.only:
+            t = _stage(results, "ramp")
+            results["ramp"] = await floor_stage.run_ramp(
+                server, log_dir, args.ramp_rooms, progress=progress
+            )
+            _end_stage(results, server, "ramp", t)
         if "dashboard" in args.only:
             t = _stage(results, "dashboard")
             credentials = (server.url, server.api_key, server.api_secret)
@@ -188,7 +262,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             # the calls' worker runs in its own process, so only the dashboard is measured
             async with WorkerHost(server, log_dir, "worker_host_dashboard"):
-                results["dashboard_observe"] = await dashboard_load.observe_costs(
+                results["dashboard_observe"] = await dashboard_observe.observe_costs(
                     *credentials,
                     log_dir=log_dir,
                     progress=progress,
@@ -199,7 +273,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 # the hosted worker is gone: the dashboard's own worker gets the dispatch
                 results["dashboard_observe"][
                     "with_worker"
-                ] = await dashboard_load.observe_with_worker(
+                ] = await dashboard_observe.observe_with_worker(
                     *credentials, log_dir=log_dir, progress=progress
                 )
         if "dashboard" in args.only:
@@ -223,189 +297,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     results["durations_s"]["total"] = time.monotonic() - started
     results["checks"] = [check.as_dict() for check in collect_checks(results)]
     return results
-
-
-def collect_checks(results: dict[str, Any]) -> list[Check]:
-    found: list[Check] = []
-    if "time_to_agents" in results:
-        found += time_to_agents.checks(results["time_to_agents"])
-    if "concurrency" in results:
-        found += concurrency.checks(results["concurrency"])
-    found += dashboard_load.checks(results.get("dashboard_flood"), results.get("dashboard_observe"))
-    if "cluster" in results and "error" not in results["cluster"]:
-        found += cluster_bench.checks(results["cluster"])
-    return found
-
-
-def _ms(summary: dict[str, Any], stat: str) -> str:
-    return fmt(summary.get(stat), "s")
-
-
-def render(results: dict[str, Any]) -> str:
-    """The tables printed at the end (Markdown, so they can go into the README as they are)."""
-    parts: list[str] = []
-    machine = results["machine"]
-    parts.append(
-        f"Machine: {machine['cpu_count_logical']} CPUs ({machine['cpu_model']}), "
-        f"{machine['memory_total_mb']} MB, Python {machine['python']}, "
-        f"{machine['livekit_server']}, load average at start "
-        f"{' '.join(map(str, results['load_average']['start']))}, at end "
-        f"{' '.join(map(str, results['load_average'].get('end', [])))}. Mode: {results['mode']}."
-    )
-    if "time_to_agents" in results:
-        rows = []
-        for variant, data in results["time_to_agents"]["variants"].items():
-            rows.append(
-                [
-                    variant,
-                    f"{data['rooms'] - data['failed']}/{data['rooms']}",
-                    _ms(data["both_subscribed_s"], "p50"),
-                    _ms(data["both_subscribed_s"], "p95"),
-                    _ms(data["tim_audible_s"], "p50"),
-                    _ms(data["tim_audible_s"], "p95"),
-                    _ms(data["tim_subscribed_s"], "p50"),
-                    _ms(data["chris_subscribed_s"], "p50"),
-                ]
-            )
-        ratios = results["time_to_agents"].get("ratio_multi_over_two_workers", {})
-        parts.append(
-            "Time from create-room request (sequential rooms):\n"
-            + table(
-                rows,
-                [
-                    "set-up",
-                    "ok",
-                    "both agents p50",
-                    "p95",
-                    "Tim audible p50",
-                    "p95",
-                    "Tim track p50",
-                    "Chris track p50",
-                ],
-            )
-            + (
-                f"\nratio multi / two workers: both agents p50 "
-                f"{fmt(ratios.get('both_subscribed_s_p50'), 'x')}, p95 "
-                f"{fmt(ratios.get('both_subscribed_s_p95'), 'x')}; Tim audible p50 "
-                f"{fmt(ratios.get('tim_audible_s_p50'), 'x')}, p95 "
-                f"{fmt(ratios.get('tim_audible_s_p95'), 'x')}"
-                if ratios
-                else ""
-            )
-        )
-    if "concurrency" in results:
-        rows = [
-            [
-                str(level["rooms"]),
-                f"{level['completed']}/{level['rooms']}"
-                + (" (worker died)" if level.get("worker_crash") else ""),
-                _ms(level["both_subscribed_s"], "p50"),
-                _ms(level["both_subscribed_s"], "p95"),
-                _ms(level["tim_audible_s"], "p95"),
-                _ms(level["turn_gap_s"], "p95"),
-                fmt(level["call_s"]["max"], "s"),
-                fmt(level["worker"]["cpu_percent_of_core"], "%"),
-                fmt(level["worker"]["rss_peak_mb"], "MB"),
-            ]
-            for level in results["concurrency"]["levels"]
-        ]
-        parts.append(
-            "One worker, concurrent calls:\n"
-            + table(
-                rows,
-                [
-                    "calls",
-                    "completed",
-                    "both agents p50",
-                    "p95",
-                    "Tim audible p95",
-                    "turn gap p95",
-                    "longest call",
-                    "worker CPU (of 1 core)",
-                    "worker peak RSS",
-                ],
-            )
-        )
-    concurrent = _concurrent_table(results)
-    if concurrent:
-        parts.append(concurrent)
-    if "dashboard_flood" in results:
-        flood = results["dashboard_flood"]
-        rows = [
-            ["log records produced / s", fmt(flood["achieved_rate"], "rec/s")],
-            ["absorbed / s", fmt(flood["absorbed_rate"], "rec/s")],
-            ["dropped", f"{flood['dropped']:,}"],
-            ["key press to screen p50 (idle)", _ms(flood["key_latency_idle_s"], "p50")],
-            [
-                "key press to screen p50 / p95 (flood)",
-                f"{_ms(flood['key_latency_s'], 'p50')} / {_ms(flood['key_latency_s'], 'p95')}",
-            ],
-            ["key presses timed out", str(flood["key_timeouts"])],
-            ["RSS growth", fmt(flood["process"].get("rss_growth_mb"), "MB")],
-            ["process CPU during flood", fmt(flood["process"].get("cpu_percent_of_core"), "%")],
-        ]
-        observe = results.get("dashboard_observe", {})
-        for key, label in (
-            ("dashboard_only", "CPU observing a call: dashboard (worker elsewhere), median"),
-            ("observer_only", "CPU observing a call: observer alone"),
-            ("with_worker", "CPU during a call: dashboard + in-process worker"),
-        ):
-            if key in observe:
-                value = fmt(observe[key]["cpu_percent_of_core"], "%")
-                runs = observe[key].get("runs_cpu_percent_of_core", [])
-                if len(runs) > 1:
-                    value += " (runs: " + ", ".join(f"{run:.1f}" for run in runs) + ")"
-                rows.append([label, value])
-        parts.append("Dashboard:\n" + table(rows, ["measurement", "value"]))
-    checks = [Check(**{k: v for k, v in c.items()}) for c in results.get("checks", [])]
-    parts.append(
-        "Targets (issue 6):\n"
-        + table(
-            [[c.name, fmt(c.value, c.unit), c.target or "-", verdict(c) or "-"] for c in checks],
-            ["metric", "value", "target", "result"],
-        )
-    )
-    return "\n\n".join(parts)
-
-
-def _concurrent_table(results: dict[str, Any]) -> str:
-    """Concurrent calls: one worker on one server (stage 2) beside the cluster (stage 4)."""
-    rows = [
-        [
-            "one server, one worker",
-            str(level["rooms"]),
-            f"{level['completed']}/{level['rooms']}",
-            _ms(level["both_subscribed_s"], "p50"),
-            _ms(level["both_subscribed_s"], "p95"),
-            "-",
-        ]
-        for level in results.get("concurrency", {}).get("levels", [])
-    ]
-    cluster = results.get("cluster")
-    note = ""
-    if cluster and "error" in cluster:
-        note = f"\ncluster: not run ({cluster['error']})"
-    elif cluster:
-        spread = sorted(cluster["jobs_per_worker"].values(), reverse=True)
-        rows.append(
-            [
-                f"cluster: {cluster['nodes']} nodes, {cluster['workers']} workers "
-                f"(capacity {cluster['capacity']})",
-                str(cluster["rooms"]),
-                f"{cluster['completed']}/{cluster['rooms']}",
-                _ms(cluster["time_to_both_agents_s"], "p50"),
-                _ms(cluster["time_to_both_agents_s"], "p95"),
-                " / ".join(str(n) for n in spread)
-                + (f", {cluster['unassigned']} unassigned" if cluster["unassigned"] else ""),
-            ]
-        )
-    if not rows:
-        return ""
-    return (
-        "Concurrent calls, from the create-room request to both agents' audio:\n"
-        + table(rows, ["set-up", "calls", "completed", "both agents p50", "p95", "jobs per worker"])
-        + note
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import Check, bench_scenario, info, summarize
+from bench.common import BENCH_SCRIPT, Check, bench_scenario, info, summarize
+from bench.concurrency import lost_lines
 from tui.cluster.launcher import Cluster, calls_per_worker
 from tui.cluster.load import ClusterSession, run_conversations
 
@@ -50,6 +51,8 @@ async def run_cluster_bench(
     ``completion_rate``, ``time_to_both_agents_s`` (``summarize`` of the per-room times, from
     the CreateRoom call to both agents' audio published as the observer saw it),
     ``jobs_per_worker`` (worker id -> jobs), ``unassigned`` (dispatches no worker took),
+    ``accepted`` (rooms an agent joined), ``lost_lines`` (scripted lines of accepted rooms that
+    never reached the observer as a final transcript),
     ``wall_s`` and ``cluster_start_s``.
     """
     say = progress or (lambda _line: None)
@@ -73,10 +76,14 @@ async def run_cluster_bench(
         1 for rows in result.jobs.values() for row in rows if row.status == "unassigned"
     )
     times = summarize(w.time_to_both_agents_s for w in result.watches)
+    # a room no agent joined was not accepted; an accepted one owes every scripted line
+    accepted = [w for w in result.watches if w.joined]
+    lost = sum(lost_lines(len(BENCH_SCRIPT), len(w.finals)) for w in accepted)
     say(
         f"  {result.completed}/{rooms} completed; both agents p50 {times['p50'] or 0:.2f} s, "
         f"p95 {times['p95'] or 0:.2f} s; jobs per worker "
-        f"{sorted(result.jobs_per_worker().values())}; {unassigned} unassigned"
+        f"{sorted(result.jobs_per_worker().values())}; {unassigned} unassigned; "
+        f"{lost} lines lost"
     )
     return {
         "rooms": rooms,
@@ -88,6 +95,8 @@ async def run_cluster_bench(
         "time_to_both_agents_s": times,
         "jobs_per_worker": result.jobs_per_worker(),
         "unassigned": unassigned,
+        "accepted": len(accepted),
+        "lost_lines": lost,
         "wall_s": result.wall_s,
         "cluster_start_s": cluster_start_s,
     }

@@ -1,4 +1,4 @@
-"""Benchmark 2: one worker hosting 1, 5 and 10 calls at once (two sessions each).
+"""Benchmark 2: one worker hosting 1, 5, 10 and 20 calls at once (two sessions each).
 
 The worker is the dashboard's in-process worker, hosted alone in a child process
 (``agents/worker_host.py``) so that psutil measures its CPU time and memory without the observers
@@ -7,7 +7,9 @@ observer; the level ends when every call reported ``conversation_ended`` (or a t
 
 A call *completes* when the worker says it ended for a regular reason (both goodbyes or
 ``max_turns``) after every scripted line, and the observer received a final transcript for every
-line.
+line. A call the worker refused (no session started within ``JOIN_TIMEOUT_S``) is counted as
+refused, not waited for; every scripted line of an accepted call that never reached the observer
+as a final transcript is a *lost line*.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from bench.common import (
     BENCH_SCRIPT,
     Check,
     ResourceMonitor,
+    at_most,
     bench_scenario,
     info,
     summarize,
@@ -43,6 +46,14 @@ REGULAR_ENDINGS = ("goodbye", "max_turns")
 BASE_TIMEOUT_S = 60.0
 PER_ROOM_TIMEOUT_S = 6.0
 TRANSCRIPT_GRACE_S = 3.0
+JOIN_TIMEOUT_S = 30.0
+"""A call whose first session has not started by then was refused (the server offers a
+dispatch to one worker at a time, and a lone worker that refuses leaves it unassigned)."""
+
+
+def lost_lines(scripted: int, finals: int) -> int:
+    """Scripted lines of an accepted call that did not reach the observer as final transcripts."""
+    return max(0, scripted - finals)
 
 
 async def _open_room(
@@ -93,11 +104,16 @@ async def run_level(server: LocalServer, host: WorkerHost, rooms: int) -> dict[s
                 return_exceptions=True,
             )
             probes = [p for p in opened if isinstance(p, RoomProbe)]
-            all_ended = await host.wait_for(names, "conversation_ended", timeout_s)
+            await host.wait_for(names, "session_started", JOIN_TIMEOUT_S)
+            accepted = [name for name in names if host.of(name, "session_started")]
+            all_ended = await host.wait_for(accepted, "conversation_ended", timeout_s)
         # the last transcript's trailer can arrive just after the worker said it ended
         deadline = time.monotonic() + TRANSCRIPT_GRACE_S
         while time.monotonic() < deadline and any(len(p.final_segments) < lines for p in probes):
             await asyncio.sleep(0.1)
+        # a call that started after JOIN_TIMEOUT_S was accepted late, not refused: it owes
+        # every line too (and was not waited for, so it fails unless it completed)
+        accepted = [name for name in names if host.of(name, "session_started")]
     finally:
         for opened_probe in probes:
             with contextlib.suppress(Exception):
@@ -114,6 +130,7 @@ async def run_level(server: LocalServer, host: WorkerHost, rooms: int) -> dict[s
         ended = host.of(name, "conversation_ended")
         payload = ended[0]["payload"] if ended else {}
         finals = len(probe.final_segments) if probe else 0
+        was_accepted = name in accepted
         completed = (
             payload.get("reason") in REGULAR_ENDINGS
             and payload.get("turns") == lines
@@ -128,6 +145,8 @@ async def run_level(server: LocalServer, host: WorkerHost, rooms: int) -> dict[s
                 "ended": payload.get("reason"),
                 "turns": payload.get("turns"),
                 "final_transcripts": finals,
+                "accepted": was_accepted,
+                "lost_lines": lost_lines(lines, finals) if was_accepted else 0,
                 "completed": completed,
                 "turn_gaps_s": _turn_gaps(host, name),
             }
@@ -136,10 +155,17 @@ async def run_level(server: LocalServer, host: WorkerHost, rooms: int) -> dict[s
     if host.exit_code is not None:
         # a dead process's CPU time cannot be read: the delta would be negative nonsense
         worker_usage.result.cpu_s = float("nan")
+    refused = sum(1 for r in per_room if not r["accepted"])
     return {
         "rooms": rooms,
         "completed": sum(1 for r in per_room if r["completed"]),
+        "accepted": rooms - refused,
+        "refused": refused,
+        "worker_full_lines": host.log_path.read_text(errors="replace").count("worker full"),
+        "lost_lines": sum(r["lost_lines"] for r in per_room),
         "all_completed": all(r["completed"] for r in per_room) and all_ended,
+        "all_accepted_completed": all(r["completed"] for r in per_room if r["accepted"])
+        and all_ended,
         "wall_s": wall_s,
         "both_subscribed_s": summarize(r["both_subscribed_s"] for r in per_room),
         "tim_audible_s": summarize(r["tim_audible_s"] for r in per_room),
@@ -174,6 +200,7 @@ async def run(
             progress(f"  {rooms:>2} rooms: the worker died: {level['worker_crash'][-1][:160]}")
         progress(
             f"  {rooms:>2} rooms: {level['completed']}/{rooms} completed, "
+            f"{level['refused']} refused, {level['lost_lines']} lines lost, "
             f"both agents p95 {level['both_subscribed_s']['p95'] or 0:.3f} s, "
             f"worker CPU {level['worker']['cpu_percent_of_core']:.0f}% of a core, "
             f"peak RSS {level['worker']['rss_peak_mb']:.0f} MB"
@@ -182,19 +209,33 @@ async def run(
 
 
 def checks(result: dict[str, Any]) -> list[Check]:
-    """Issue 6: 10 concurrent rooms complete on this machine; the rest is reported."""
+    """Issue 6: 10 concurrent rooms complete on this machine; issue 15: every accepted call
+    completes (the excess refused visibly) and the first call grows the worker by <= 100 MB."""
     found: list[Check] = []
     for level in result["levels"]:
         rooms = level["rooms"]
-        found.append(
-            Check(
-                f"{rooms} concurrent calls completed",
-                float(level["completed"]),
-                f"{rooms}/{rooms}",
-                level["all_completed"],
-                f"/{rooms}",
+        refused = level.get("refused", 0)
+        if refused:
+            accepted = rooms - refused
+            found.append(
+                Check(
+                    f"{rooms} concurrent calls: accepted calls completed ({refused} refused)",
+                    float(level["completed"]),
+                    f"{accepted}/{accepted}, the rest refused visibly",
+                    level["all_accepted_completed"] and level.get("worker_full_lines", 0) > 0,
+                    f"/{accepted}",
+                )
             )
-        )
+        else:
+            found.append(
+                Check(
+                    f"{rooms} concurrent calls completed",
+                    float(level["completed"]),
+                    f"{rooms}/{rooms}",
+                    level["all_completed"],
+                    f"/{rooms}",
+                )
+            )
         found.append(
             info(f"{rooms} concurrent: both agents p95", level["both_subscribed_s"]["p95"], "s")
         )
@@ -203,5 +244,24 @@ def checks(result: dict[str, Any]) -> list[Check]:
         )
         found.append(
             info(f"{rooms} concurrent: worker peak RSS", level["worker"]["rss_peak_mb"], "MB")
+        )
+    first = next((level for level in result["levels"] if level["rooms"] == 1), None)
+    if first is not None:
+        found.append(
+            at_most(
+                "worker RSS growth on the first call (fresh worker, peak)",
+                first["worker"]["rss_growth_mb"],
+                100.0,
+                "MB",
+                "<= 100 MB",
+            )
+        )
+        worker = first["worker"]
+        found.append(
+            info(
+                "worker RSS kept after the first call ended",
+                worker["rss_end_mb"] - worker["rss_start_mb"],
+                "MB",
+            )
         )
     return found

@@ -5,7 +5,8 @@ mono PCM in 10 ms frames in real time, taking turns of 2 s (a tone; the agents a
 turns), in one process of their own. ``python -m bench.floor --calls N --seconds S`` starts a
 loopback livekit-server, runs the publishers in a child process and prints that process's CPU
 as a share of a core (JSON). Compare with ``bench.room_ramp --hold`` (the worker's CPU for
-the same calls).
+the same calls); ``python -m bench`` (stage ``floor``) does both in one run with
+:func:`floor_cpu` on its own server.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 import psutil
 from livekit import api, rtc
 
-from tui.core.local_server import LocalServer
+from tui.core.local_server import PROJECT_ROOT, LocalServer
 
 SAMPLE_RATE = 48_000
 FRAME_MS = 10
@@ -67,35 +68,48 @@ async def _publishers(url: str, key: str, secret: str, calls: int, seconds: floa
     )
 
 
-async def measure(calls: int, seconds: float) -> dict[str, Any]:
-    """CPU share of a core of the publishers' process over the middle of its run."""
-    async with LocalServer() as server:
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bench.floor",
-                "--child",
-                server.url,
-                server.api_key,
-                server.api_secret,
-                str(calls),
-                str(seconds + 6),
-            ]
-        )
+async def floor_cpu(server: LocalServer, calls: int, seconds: float) -> dict[str, Any]:
+    """CPU share of a core of the publishers' process (``calls`` calls, two publishers each)
+    on ``server``, over ``seconds`` in the middle of its run."""
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.floor",
+            "--child",
+            server.url,
+            server.api_key,
+            server.api_secret,
+            str(calls),
+            str(seconds + 6),
+        ],
+        cwd=PROJECT_ROOT,
+    )
+    try:
         proc = psutil.Process(child.pid)
         await asyncio.sleep(4)  # imports and connections
         before, start = proc.cpu_times(), time.monotonic()
         await asyncio.sleep(seconds)
         after, held = proc.cpu_times(), time.monotonic() - start
         await asyncio.to_thread(child.wait, 30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            await asyncio.to_thread(child.wait)
     used = (after.user + after.system) - (before.user + before.system)
     return {
         "calls": calls,
         "seconds": seconds,
         "floor_cpu_share": round(used / held, 3),
+        "exit_code": child.returncode,
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+async def measure(calls: int, seconds: float) -> dict[str, Any]:
+    """:func:`floor_cpu` on a loopback livekit-server of its own."""
+    async with LocalServer() as server:
+        return await floor_cpu(server, calls, seconds)
 
 
 def main() -> None:

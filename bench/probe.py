@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
 from agents.tokens import observer_token
 from tui.core.audio_level import SOUND_THRESHOLD_DBFS
@@ -32,7 +33,8 @@ class RoomProbe:
 
     ``t0`` is the moment the create-room request was sent; every ``*_s`` value is relative to
     it. Use ``async with``; ``wait_ready()`` returns once both agents are subscribed and Tim has
-    been heard.
+    been heard. ``agents`` (default Tim and Chris) are every agent identity the room expects:
+    ``wait_all_subscribed()`` and ``all_subscribed_s`` are about all of them.
     """
 
     def __init__(
@@ -45,8 +47,10 @@ class RoomProbe:
         t0: float,
         tim: str,
         chris: str,
+        agents: Sequence[str] = (),
     ) -> None:
         self.room = room
+        self.agents = frozenset(agents or (tim, chris))
         self.t0 = t0
         self.tim = tim
         self.chris = chris
@@ -57,6 +61,7 @@ class RoomProbe:
         self.event_count = 0
         self._both_subscribed = asyncio.Event()
         self._tim_audible = asyncio.Event()
+        self._all_subscribed = asyncio.Event()
         token = observer_token(api_key, api_secret, room, identity=f"bench-observer-{room[-6:]}")
         self._observer = RoomObserver(
             url, token, room, self._sink, level_interval_s=LEVEL_INTERVAL_S
@@ -71,6 +76,8 @@ class RoomProbe:
                 self.subscribed_at.setdefault(event.identity, now)
                 if self.tim in self.subscribed_at and self.chris in self.subscribed_at:
                     self._both_subscribed.set()
+                if self.agents <= self.subscribed_at.keys():
+                    self._all_subscribed.set()
         elif isinstance(event, AudioLevel):
             if event.rms_dbfs > SOUND_THRESHOLD_DBFS and event.identity not in self.audible_at:
                 # event.at is the end of the metering interval in which the sound was heard
@@ -99,6 +106,22 @@ class RoomProbe:
         except TimeoutError:
             return False
         return True
+
+    async def wait_all_subscribed(self, timeout_s: float) -> bool:
+        """Wait for every agent's audio subscribed; False on timeout."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._all_subscribed.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    @property
+    def all_subscribed_s(self) -> float | None:
+        """Create-room request to the last of the agents' audio subscriptions."""
+        if self.agents <= self.subscribed_at.keys():
+            return max(self.subscribed_at[agent] for agent in self.agents) - self.t0
+        return None
 
     @property
     def both_subscribed_s(self) -> float | None:

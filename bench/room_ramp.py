@@ -6,6 +6,9 @@ loopback livekit-server, ``python agents/multi_agent_worker.py dev`` with no
 dispatching the worker's agent name. A room's join time runs from its creation until both agents
 are active in it. Run ``python -m bench.room_ramp`` (prints one JSON object); ``--hold S``
 keeps the calls S seconds longer, e.g. to attach a profiler to the worker.
+
+``python -m bench`` calls :func:`ramp` (stage ``ramp``) and, through :class:`HeadlessWorker`
+and :func:`open_calls`, the worker side of the floor comparison (``bench.floor_stage``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,11 +32,13 @@ import psutil
 from livekit import api
 
 from agents.constants import AGENT_NAME
-from bench.common import PROJECT_ROOT
+from bench.common import PROJECT_ROOT, tree_cpu_seconds
 from tui.core.local_server import LocalServer
 from tui.core.worker_host import worker_env
 
 JOIN_TIMEOUT_S = 30.0
+CAPACITY_LINE = re.compile(r"worker takes up to (\d+) calls")
+"""The line the worker logs once with its capacity (``agents.admission``)."""
 WORKER_SCRIPT = PROJECT_ROOT / "agents" / "multi_agent_worker.py"
 
 
@@ -63,6 +69,12 @@ async def _join_time(
     return None
 
 
+async def _delete(lkapi: api.LiveKitAPI, rooms: list[str]) -> None:
+    for room in rooms:
+        with contextlib.suppress(api.TwirpError):
+            await lkapi.room.delete_room(api.DeleteRoomRequest(room=room))
+
+
 async def _until_worker_takes_jobs(lkapi: api.LiveKitAPI, timeout_s: float = 120.0) -> None:
     """Probe rooms until one gets its agents (the server may skip a fresh worker for a while)."""
     deadline = time.monotonic() + timeout_s
@@ -72,79 +84,141 @@ async def _until_worker_takes_jobs(lkapi: api.LiveKitAPI, timeout_s: float = 120
             if await _join_time(lkapi, room, started, timeout_s=5.0) is not None:
                 return
         finally:
-            with contextlib.suppress(api.TwirpError):
-                await lkapi.room.delete_room(api.DeleteRoomRequest(room=room))
+            await _delete(lkapi, [room])
     raise RuntimeError(f"the worker took no job within {timeout_s:.0f} s")
 
 
-async def ramp(rooms: int, interval_s: float, log_dir: Path, hold_s: float = 0.0) -> dict[str, Any]:
-    """Start a server and the headless worker, open the rooms, measure their joins; keep the
-    calls running ``hold_s`` more seconds (to profile them) before deleting the rooms."""
-    async with LocalServer() as server:
-        env = worker_env(server)
+class HeadlessWorker:
+    """``python agents/multi_agent_worker.py dev`` with default settings, taking jobs.
+
+    ``async with HeadlessWorker(server, log_path) as worker``: started, and a probe room got its
+    agents (the probe's call has ended when the block starts); SIGINT on exit, kill after 15 s.
+    ``worker.lkapi`` is a control-plane client for the block's rooms.
+    """
+
+    def __init__(self, server: LocalServer, log_path: Path) -> None:
+        self._server = server
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lkapi: api.LiveKitAPI | None = None
+
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("headless worker not started")
+        return self._process.pid
+
+    @property
+    def lkapi(self) -> api.LiveKitAPI:
+        if self._lkapi is None:
+            raise RuntimeError("headless worker not started")
+        return self._lkapi
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    async def __aenter__(self) -> HeadlessWorker:
+        env = worker_env(self._server)
         env.pop("DISPATCH_WORKER_CAPACITY", None)  # default settings
-        log_path = log_dir / "room_ramp_worker.log"
-        with log_path.open("wb") as log:
-            worker = subprocess.Popen(
+        with self.log_path.open("wb") as log:
+            self._process = subprocess.Popen(
                 [sys.executable, str(WORKER_SCRIPT), "dev"],
                 env=env,
                 cwd=PROJECT_ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        server = self._server
+        self._lkapi = api.LiveKitAPI(server.url, server.api_key, server.api_secret)
         try:
-            async with api.LiveKitAPI(server.url, server.api_key, server.api_secret) as lkapi:
-                await _until_worker_takes_jobs(lkapi)
-                await asyncio.sleep(3)  # the probe's call ends
-                load_before = os.getloadavg()
-                created: list[tuple[str, float]] = []
-                waits: list[asyncio.Task[float | None]] = []
-                for _ in range(rooms):
-                    room, started = await _create(lkapi, "ramp")
-                    created.append((room, started))
-                    waits.append(asyncio.create_task(_join_time(lkapi, room, started)))
-                    await asyncio.sleep(interval_s)
-                joins = await asyncio.gather(*waits)
-                cpu_before, held_from = _tree_cpu_s(worker.pid), time.monotonic()
-                await asyncio.sleep(hold_s)
-                held = time.monotonic() - held_from
-                cpu_share = (_tree_cpu_s(worker.pid) - cpu_before) / held if hold_s else None
-                for room, _ in created:
-                    with contextlib.suppress(api.TwirpError):
-                        await lkapi.room.delete_room(api.DeleteRoomRequest(room=room))
-        finally:
-            worker.send_signal(signal.SIGINT)
+            await _until_worker_takes_jobs(self._lkapi)
+            await asyncio.sleep(3)  # the probe's call ends
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            process.send_signal(signal.SIGINT)
             try:
-                worker.wait(timeout=15)
+                await asyncio.to_thread(process.wait, 15)
             except subprocess.TimeoutExpired:
-                worker.kill()
-    text = log_path.read_text(errors="replace")
+                process.kill()
+                await asyncio.to_thread(process.wait)
+        lkapi, self._lkapi = self._lkapi, None
+        if lkapi is not None:
+            await lkapi.aclose()
+
+
+async def open_calls(
+    worker: HeadlessWorker, rooms: int, interval_s: float, hold_s: float = 0.0
+) -> dict[str, Any]:
+    """Open ``rooms`` rooms ``interval_s`` apart, wait for their agents, hold the calls
+    ``hold_s`` seconds (measuring the worker tree's CPU meanwhile), then delete the rooms."""
+    lkapi = worker.lkapi
+    created: list[str] = []
+    waits: list[asyncio.Task[float | None]] = []
+    try:
+        for index in range(rooms):
+            room, started = await _create(lkapi, "ramp")
+            created.append(room)
+            waits.append(asyncio.create_task(_join_time(lkapi, room, started)))
+            if index < rooms - 1:
+                await asyncio.sleep(interval_s)
+        joins = await asyncio.gather(*waits)
+        cpu_before, held_from = tree_cpu_seconds_of(worker.pid), time.monotonic()
+        await asyncio.sleep(hold_s)
+        held = time.monotonic() - held_from
+        cpu_share = (tree_cpu_seconds_of(worker.pid) - cpu_before) / held if hold_s else None
+    finally:
+        for wait in waits:
+            wait.cancel()
+        await _delete(lkapi, created)
     joined = [j for j in joins if j is not None]
-    capacity = [line for line in text.splitlines() if "worker takes up to" in line]
     return {
         "rooms": rooms,
         "interval_s": interval_s,
         "joined": len(joined),
         "slowest_join_s": round(max(joined), 2) if joined else None,
         "joins_s": [None if j is None else round(j, 2) for j in joins],
+        "hold_s": hold_s,
         "worker_cpu_share_while_held": None if cpu_share is None else round(cpu_share, 3),
-        "worker_capacity_line": capacity[0].strip()[-80:] if capacity else "",
-        "worker_full_lines": text.count("worker full"),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "worker_log": str(log_path),
     }
 
 
-def _tree_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) of a process and its living children."""
-    root = psutil.Process(pid)
-    total = 0.0
-    for proc in [root, *root.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            times = proc.cpu_times()
-            total += times.user + times.system
-    return total
+def tree_cpu_seconds_of(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its living children (its job processes)."""
+    return tree_cpu_seconds(psutil.Process(pid))
+
+
+async def ramp(
+    server: LocalServer, rooms: int, interval_s: float, log_dir: Path, hold_s: float = 0.0
+) -> dict[str, Any]:
+    """A fresh headless worker on ``server``; open the rooms, measure their joins; keep the
+    calls running ``hold_s`` more seconds (to profile them) before deleting the rooms."""
+    async with HeadlessWorker(server, log_dir / "room_ramp_worker.log") as worker:
+        load_before = os.getloadavg()
+        result = await open_calls(worker, rooms, interval_s, hold_s)
+    text = worker.log_text()
+    capacity = CAPACITY_LINE.search(text)
+    return {
+        **result,
+        "worker_capacity": int(capacity.group(1)) if capacity else None,
+        "worker_full_lines": text.count("worker full"),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "worker_log": str(worker.log_path),
+    }
+
+
+async def _ramp_alone(rooms: int, interval_s: float, log_dir: Path, hold_s: float) -> Any:
+    async with LocalServer() as server:
+        return await ramp(server, rooms, interval_s, log_dir, hold_s)
 
 
 def main() -> None:
@@ -155,7 +229,7 @@ def main() -> None:
     parser.add_argument("--hold", type=float, default=0.0, help="seconds to keep the calls")
     args = parser.parse_args()
     log_dir = Path(tempfile.mkdtemp(prefix="room_ramp_"))
-    result = asyncio.run(ramp(args.rooms, args.interval, log_dir, args.hold))
+    result = asyncio.run(_ramp_alone(args.rooms, args.interval, log_dir, args.hold))
     print(json.dumps(result, indent=2))
 
 
