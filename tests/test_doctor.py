@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from livekit import api
+from livekit import api, rtc
 from reliability_support import wait_until_jobs_dispatched
 
 from agents.constants import AGENT_NAME
@@ -20,6 +20,7 @@ from tui.commands.doctor import diagnose, format_checks
 from tui.core.diagnostics import Check, Thresholds
 from tui.core.local_server import LocalServer
 from tui.core.record.store import RunStore
+from tui.core.roles import parse_match
 from tui.core.settings import LiveKitSettings
 from tui.core.worker_runner import InProcessWorker
 
@@ -163,3 +164,39 @@ async def test_healthy_room_exits_zero(
     findings = {e["check_id"]: e["status"] for e in events if e["type"] == "Finding"}
     assert findings and set(findings.values()) == {"ok"}, findings
     assert json.loads((run_dir / "report.json").read_text())["room"] == name
+
+
+async def test_match_gives_an_unmatched_agent_its_role(livekit_server: LocalServer) -> None:
+    # an agent participant of a room nobody created from a scenario: its identity names no role
+    server, name = livekit_server, f"doctor_{uuid.uuid4().hex[:8]}"
+    grants = api.VideoGrants(room_join=True, room=name)
+    token = (
+        api.AccessToken(server.api_key, server.api_secret)
+        .with_identity("helper-rosa")
+        .with_kind("agent")
+        .with_grants(grants)
+        .to_jwt()
+    )
+    stranger = rtc.Room()
+    await stranger.connect(server.url, token)
+    try:
+        plain = await diagnose(settings_for(server), room=name, timeout_s=2)
+        matched = await diagnose(
+            settings_for(server), room=name, timeout_s=2, matches=(parse_match("receiver=rosa"),)
+        )
+    finally:
+        await stranger.disconnect()
+        async with api.LiveKitAPI(server.url, server.api_key, server.api_secret) as lkapi:
+            await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
+    unmatched = {c.id: c for c in plain.checks}["room.unmatched"]
+    assert unmatched.status == "fail" and unmatched.finding.startswith("helper-rosa:")
+    assert {c.id: c for c in matched.checks}["room.unmatched"].status == "ok"
+
+
+def test_doctor_rejects_a_bad_match_in_one_line() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["doctor", "--match", "receiver=(unclosed"]
+    assert run_cli(argv, environ={}, stdout=out, stderr=err) == 2
+    assert len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
+    assert "--match" in err.getvalue() and "REGEX" in err.getvalue()
+    assert out.getvalue() == ""

@@ -156,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument(
         "--no-record", action="store_true", help="do not record the room while watching it"
     )
+    doctor.add_argument(
+        "--match",
+        action="append",
+        type=_role_match,
+        default=[],
+        metavar="ROLE=REGEX",
+        help="also give ROLE to agents whose identity or name matches REGEX (as the dashboard)",
+    )
     add_run_parser(commands)
     report = commands.add_parser(
         "report",
@@ -231,6 +239,7 @@ def run_cli(
                 out=out,
                 err=err,
                 record=store,
+                matches=tuple(args.match),
             )
         if args.command == "run":
             from tui.commands.run import run_command

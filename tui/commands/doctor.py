@@ -28,6 +28,7 @@ from tui.core.diagnostics import Check, Thresholds, worst
 from tui.core.infra_events import ControlPlaneAnswered, VoiceConfigured
 from tui.core.observer import ObserverError
 from tui.core.record.store import RunStore
+from tui.core.roles import RoleMatch
 from tui.core.room_model import RoomModel
 from tui.core.room_watch import RoomWatch
 from tui.core.settings import LiveKitSettings
@@ -98,13 +99,17 @@ async def diagnose(
     thresholds: Thresholds | None = None,
     clock: Callable[[], float] = time.monotonic,
     record: RunStore | None = None,
+    matches: tuple[RoleMatch, ...] = (),
 ) -> DoctorResult:
     """Run every check against ``settings`` for up to ``timeout_s`` seconds; never raises
     ControlPlaneError (it becomes a failed check)."""
     started = clock()
     deadline = started + timeout_s
     model = RoomModel(
-        in_process_worker=False, expected_agent_name=agent_name, thresholds=thresholds
+        in_process_worker=False,
+        expected_agent_name=agent_name,
+        thresholds=thresholds,
+        matches=matches,
     )
     _voice_from_env(model)
     async with ControlPlane.from_settings(settings, timeout_s=min(timeout_s, 10.0)) as control:
@@ -183,10 +188,18 @@ def run_doctor(
     out: TextIO,
     err: TextIO,
     record: RunStore | None = None,
+    matches: tuple[RoleMatch, ...] = (),
 ) -> int:
     """The ``doctor`` command: print the table on ``out``, a one-line verdict on ``err``."""
     result = asyncio.run(
-        diagnose(settings, room=room, timeout_s=timeout_s, agent_name=agent_name, record=record)
+        diagnose(
+            settings,
+            room=room,
+            timeout_s=timeout_s,
+            agent_name=agent_name,
+            record=record,
+            matches=matches,
+        )
     )
     if result.room:
         print(f"room {_printable(result.room)}", file=out)
