@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from livekit import api
+from textual.app import App
 from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widget import Widget
 
 from agents.scenario import Scenario
 from tui.cluster.load import GOODBYE_SCRIPT, RoomWatch, scripted_scenario
@@ -73,6 +76,12 @@ async def press(pilot: Pilot[Any], *keys: str) -> None:
     for key in keys:
         pilot.app.simulate_key(key)
         await pilot.pause(0.05)
+
+
+def showing(app: App[Any], screen: type[Screen[Any]], selector: str | type[Widget]) -> bool:
+    """``app``'s active screen is a ``screen`` with ``selector`` mounted on it: what a test waits
+    for after the key that opens it (a screen is pushed before its widgets are composed)."""
+    return isinstance(app.screen, screen) and bool(app.screen.query(selector))
 
 
 async def create_dispatched_room(

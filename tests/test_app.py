@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from helpers import JOB_THREAD, eventually, press
+from helpers import JOB_THREAD, eventually, press, showing
 from livekit import api, rtc
 from reliability_support import write_scenario
 from textual.pilot import Pilot
@@ -80,7 +80,7 @@ async def pick_scenario(pilot: Pilot[None], load_id: str) -> None:
     entries = load_catalog([BUILTIN_SCENARIOS, *app.options.scenario_dirs])
     index = next(i for i, e in enumerate(entries) if e.scenario and e.scenario.load_id == load_id)
     await press(pilot, "n")
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ScenarioPicker), "the picker")
+    await wait_until(pilot, lambda: showing(app, ScenarioPicker, OptionList), "the picker")
     picker_list = pilot.app.screen.query_one(OptionList)
     picker_list.highlighted = index
     await press(pilot, "enter")
@@ -308,7 +308,7 @@ async def test_help_lists_every_binding(tmp_path: Path) -> None:
 
 async def _test_help_lists_every_binding(app: DispatchApp, pilot: Pilot[None]) -> None:
     await press(pilot, "question_mark")
-    await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+    await wait_until(pilot, lambda: showing(app, HelpScreen, "#help-table"), "the help screen")
     text = str(app.screen.query_one("#help-table").render())
     for description in ("New room", "Re-dispatch", "Delete room", "Search log", "Quit"):
         assert description in text

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import press
+from helpers import press, showing
 from test_app import (
     SHORT_CALL,
     SHORT_LINES,
@@ -61,7 +61,7 @@ async def _test_a_call_on_the_timeline(app: DispatchApp, pilot: Pilot[None]) -> 
 
     # v: a lane per agent, following the call
     await press(pilot, "v")
-    await wait_until(pilot, lambda: isinstance(app.screen, TimelineScreen), "the timeline")
+    await wait_until(pilot, lambda: showing(app, TimelineScreen, Timeline), "the timeline")
     screen = app.screen
     assert isinstance(screen, TimelineScreen)
     timeline = screen.query_one(Timeline)
@@ -122,7 +122,7 @@ async def _test_a_call_on_the_timeline(app: DispatchApp, pilot: Pilot[None]) -> 
     checks = {check.id: check for check in app.current_checks(time.monotonic())}
     assert checks["turn.overlap"].status == "ok" and checks["turn.deadlock"].status == "ok"
     await press(pilot, "t")
-    await wait_until(pilot, lambda: isinstance(app.screen, DiagnosticsScreen), "troubleshoot")
+    await wait_until(pilot, lambda: showing(app, DiagnosticsScreen, CheckRow), "troubleshoot")
     rows = {row.id: row for row in app.screen.query(CheckRow)}
     for row_id, title in (("turn-overlap", "One speaker at a time"),
                           ("turn-deadlock", "Someone takes the turn")):  # fmt: skip
@@ -131,5 +131,5 @@ async def _test_a_call_on_the_timeline(app: DispatchApp, pilot: Pilot[None]) -> 
     await press(pilot, "escape")
     await wait_until(pilot, lambda: not isinstance(app.screen, DiagnosticsScreen), "it to close")
     await press(pilot, "question_mark")
-    await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+    await wait_until(pilot, lambda: showing(app, HelpScreen, "#help-table"), "help")
     assert "Timeline" in str(app.screen.query_one("#help-table").render())
