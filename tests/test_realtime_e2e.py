@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from helpers import eventually, press, showing
+from helpers import eventually
 from realtime_faults import Fault
 from realtime_standin import RealtimeStandIn
 from realtime_support import (
@@ -208,10 +208,10 @@ async def test_the_dashboard_shows_realtime_latency_and_a_rejected_key(
                 entries = load_catalog([BUILTIN_SCENARIOS, scenarios])
                 index = next(i for i, e in enumerate(entries) if e.path.parent == scenarios)
                 before = app.state.room
-                await press(pilot, "n")
-                await until(lambda: showing(app, ScenarioPicker, OptionList), "the picker")
+                await pilot.press("n")
+                await until(lambda: isinstance(app.screen, ScenarioPicker), "the picker")
                 app.screen.query_one(OptionList).highlighted = index
-                await press(pilot, "enter")
+                await pilot.press("enter")
                 await until(lambda: app.state.room not in ("", before), "the new room")
                 return app.state.room
 
@@ -226,13 +226,12 @@ async def test_the_dashboard_shows_realtime_latency_and_a_rejected_key(
                 ),
                 "per-turn reply latency in both panes",
             )
-            await press(pilot, "t")
-            await until(lambda: showing(app, DiagnosticsScreen, "#check-voice-reply"), "the checks")
+            await pilot.press("t")
+            await until(lambda: isinstance(app.screen, DiagnosticsScreen), "the checks screen")
             row = app.screen.query_one("#check-voice-reply", CheckRow)
             await until(lambda: "Tim" in str(row.render()), "the reply latency check")
             assert "ok" in str(row.render())
-            await press(pilot, "escape")
-            await until(lambda: not isinstance(app.screen, DiagnosticsScreen), "it to close")
+            await pilot.press("escape")
 
             # Chris's key is refused: the checks say so with the fix; Tim and the app go on
             await fresh(stand_in, [Fault("key_rejected", voice="echo")])
@@ -241,15 +240,15 @@ async def test_the_dashboard_shows_realtime_latency_and_a_rejected_key(
                 lambda: app.diagnostics.facts(time.monotonic()).key_rejected,
                 "the rejected key to reach the dashboard",
             )
-            await press(pilot, "t")
-            await until(lambda: showing(app, DiagnosticsScreen, "#check-openai-key"), "the checks")
+            await pilot.press("t")
+            await until(lambda: isinstance(app.screen, DiagnosticsScreen), "the checks screen")
             key_row = str(app.screen.query_one("#check-openai-key", CheckRow).render())
             assert "OpenAI rejected the key" in key_row and "invalid_api_key" in key_row
             assert "fix: set a valid OPENAI_API_KEY and restart the worker" in key_row
             assert DUMMY_KEY not in key_row
             session_row = str(app.screen.query_one("#check-session-dispatcher", CheckRow).render())
             assert "ok" in session_row, session_row
-            await press(pilot, "escape")
+            await pilot.press("escape")
             await until(
                 lambda: lines_of("dispatcher")[0] in pane("dispatcher").transcript_plain,
                 "Tim's first line on screen",
