@@ -15,9 +15,13 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from livekit import api
+from textual.app import App
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widget import Widget
 
 from agents.scenario import Scenario
 from tui.cluster.load import GOODBYE_SCRIPT, RoomWatch, scripted_scenario
@@ -59,6 +63,25 @@ async def eventually(
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {limit:.1f} s waiting for {what}")
         await pause(interval_s)
+
+
+async def press(pilot: Pilot[Any], *keys: str) -> None:
+    """Press ``keys`` in order, as a person would, without ``Pilot.press``'s idle waits.
+
+    ``Pilot.press`` waits twice a key for the process to go idle, up to 1 s each time; a
+    process running the worker and the observer never goes idle, so every key cost 2 s of
+    sleep. Here each key is posted and the screen's pending messages are handled; the test
+    then waits (:func:`eventually`) for what the key does.
+    """
+    for key in keys:
+        pilot.app.simulate_key(key)
+        await pilot.pause(0.05)
+
+
+def showing(app: App[Any], screen: type[Screen[Any]], selector: str | type[Widget]) -> bool:
+    """``app``'s active screen is a ``screen`` with ``selector`` mounted on it: what a test waits
+    for after the key that opens it (a screen is pushed before its widgets are composed)."""
+    return isinstance(app.screen, screen) and bool(app.screen.query(selector))
 
 
 async def create_dispatched_room(

@@ -1,5 +1,6 @@
 """Helpers of the realtime end-to-end tests: a realtime worker pointed at the stand-in, a call
-watched the way the dashboard watches it, doctor joining before the agents, and leak checks.
+watched the way the dashboard watches it (``tests/call_watch.py``), doctor joining before the
+agents, and leak checks.
 """
 
 from __future__ import annotations
@@ -14,23 +15,20 @@ from typing import Any, Final
 
 import psutil
 import pytest
+from call_watch import CallWatch
 from helpers import eventually, job_threads
 from livekit import api
 from realtime_faults import Fault
 from realtime_standin import RealtimeStandIn
 from reliability_support import new_threads, poll, wait_until_jobs_dispatched
 
-from agents.constants import AGENT_NAME, AGENT_STATE_ATTRIBUTE
+from agents.constants import AGENT_NAME
 from agents.multi_agent_worker import build_server
 from agents.scenario import Scenario, parse_scenario
 from tui.commands.doctor import DoctorResult, diagnose
-from tui.core.control_plane import ControlPlane, ControlPlaneError
-from tui.core.diagnostics import Check
-from tui.core.events import AttributesChanged, AudioLevel, SessionEvent, WatchEvent
 from tui.core.infra_events import VoiceConfigured, WorkerStatusChanged
 from tui.core.local_server import LocalServer
 from tui.core.room_model import RoomModel
-from tui.core.room_watch import RoomWatch
 from tui.core.settings import LiveKitSettings
 from tui.core.worker_runner import InProcessWorker
 
@@ -106,101 +104,14 @@ async def fresh(
     stand_in.reset(tuple(faults), log_path)
 
 
-class CallWatch:
-    """One room as the dashboard sees it: a room watch (observer and control-plane polling)
-    feeding the one reducer, the room model, with every event kept for the test."""
-
-    def __init__(self, server: LocalServer, room: str, worker: InProcessWorker | None) -> None:
-        self.server, self.room = server, room
-        self.model = RoomModel(in_process_worker=True)
-        self.model.apply(VoiceConfigured("realtime", key_present=True))
-        if worker is not None:
-            self.model.apply(WorkerStatusChanged(worker.status, at=time.monotonic() - 60))
-        self.events: list[WatchEvent] = []
-        self.control = ControlPlane(server.url, server.api_key, server.api_secret)
-        settings = LiveKitSettings(server.url, server.api_key, server.api_secret, "test")
-        self.watch = RoomWatch(
-            settings,
-            self.control,
-            self._apply,
-            poll_interval_s=0.5,
-            observer_identity=f"obs-{uuid.uuid4().hex[:6]}",
-        )
-
-    def _apply(self, event: WatchEvent) -> None:
-        self.events.append(event)
-        self.model.apply(event)
-
-    async def __aenter__(self) -> CallWatch:
-        await self.control.__aenter__()
-        self.model.reset(self.room, now=time.monotonic())
-        self.watch.start()
-        await self.watch.watch(self.room)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.watch.aclose()
-        with contextlib.suppress(ControlPlaneError):
-            await self.control.delete_room(self.room)
-        await self.control.__aexit__(None, None, None)
-
-    # ------------------------------------------------------------------ what was seen
-
-    def checks(self) -> dict[str, Check]:
-        return {check.id: check for check in self.model.evaluate(time.monotonic())}
-
-    def sessions(self, kind: str, role: str | None = None) -> list[dict[str, Any]]:
-        return [
-            e.payload
-            for e in self.events
-            if isinstance(e, SessionEvent) and e.kind == kind and role in (None, e.role)
-        ]
-
-    def final_lines(self, identity: str) -> list[str]:
-        view = self.model.state.get(identity)
-        return [line.text.strip() for line in view.transcript if line.final] if view else []
-
-    def loudest(self, identity: str) -> float:
-        """The loudest level the observer's meter read from ``identity`` (dBFS)."""
-        mine = [
-            e.rms_dbfs for e in self.events if isinstance(e, AudioLevel) and e.identity == identity
-        ]
-        return max(mine, default=-120.0)
-
-    def speaking_intervals(self, identity: str) -> list[tuple[float, float]]:
-        """When ``lk.agent.state`` said ``speaking``, by the observer's clock."""
-        intervals: list[tuple[float, float]] = []
-        started: float | None = None
-        for event in self.events:
-            if not isinstance(event, AttributesChanged) or event.identity != identity:
-                continue
-            state = dict(event.changed).get(AGENT_STATE_ATTRIBUTE)
-            if state == "speaking" and started is None:
-                started = event.at
-            elif state is not None and state != "speaking" and started is not None:
-                intervals.append((started, event.at))
-                started = None
-        if started is not None:
-            intervals.append((started, time.monotonic()))
-        return intervals
-
-    async def wait_for_check(
-        self, check_id: str, status: str, contains: str, timeout_s: float
-    ) -> Check:
-        last: list[Check] = []
-
-        def found() -> Check | None:
-            check = self.checks()[check_id]
-            last[:] = [check]
-            return check if check.status == status and contains in check.finding else None
-
-        try:
-            return await eventually(found, timeout_s, f"{check_id} {status} with {contains!r}")
-        except AssertionError:
-            raise AssertionError(f"{check_id} never {status} with {contains!r}: {last}") from None
-
-    async def wait_for_session(self, kind: str, timeout_s: float) -> dict[str, Any]:
-        return (await eventually(lambda: self.sessions(kind), timeout_s, f"a {kind} event"))[0]
+def realtime_watch(server: LocalServer, room: str, worker: InProcessWorker | None) -> CallWatch:
+    """A :class:`CallWatch` of ``room`` whose model has the realtime voice (a key present) and,
+    when given, the worker registered a minute ago."""
+    model = RoomModel(in_process_worker=True)
+    model.apply(VoiceConfigured("realtime", key_present=True))
+    if worker is not None:
+        model.apply(WorkerStatusChanged(worker.status, at=time.monotonic() - 60))
+    return CallWatch(server, room, model)
 
 
 async def create_call_room(server: LocalServer, scenario: Scenario, *, dispatch: bool) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 from aiohttp import web
+from call_watch import CallWatch
 from helpers import eventually
 from livekit import api, rtc
 from reliability_support import wait_until_jobs_dispatched
@@ -35,8 +36,6 @@ from tui.core.infra_events import ControlPlaneAnswered, VoiceConfigured, WorkerS
 from tui.core.local_server import LocalServer, ServerConfig
 from tui.core.log_errors import LogErrorCounter
 from tui.core.room_model import RoomModel
-from tui.core.room_watch import RoomWatch
-from tui.core.settings import LiveKitSettings
 from tui.core.worker_runner import InProcessWorker, WorkerStatus
 
 pytestmark = pytest.mark.e2e
@@ -102,72 +101,27 @@ def report_detection_times() -> Any:
         print(f"detection time {fault}: {seconds:.2f} s")
 
 
-class Harness:
-    """The model fed as the dashboard feeds it: one room watch (observer, room and dispatch
-    polling, log errors) into ``model.apply``; the worker's status comes as events too."""
-
-    def __init__(
-        self,
-        server: LocalServer,
-        room: str,
-        engine: RoomModel,
-        log_errors: LogErrorCounter | None = None,
-    ) -> None:
-        self.server = server
-        self.room = room
-        self.engine = engine
-        self.control = ControlPlane(server.url, server.api_key, server.api_secret)
-        settings = LiveKitSettings(server.url, server.api_key, server.api_secret, "test")
-        self.watch = RoomWatch(
-            settings,
-            self.control,
-            engine.apply,
-            poll_interval_s=0.5,
-            observer_identity=f"obs-{uuid.uuid4().hex[:6]}",
-            log_errors=log_errors,
-        )
-
-    async def __aenter__(self) -> Harness:
-        await self.control.__aenter__()
-        self.engine.reset(self.room, now=time.monotonic())
-        self.watch.start()
-        await self.watch.watch(self.room)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.watch.aclose()
-        with contextlib.suppress(ControlPlaneError):
-            await self.control.delete_room(self.room)
-        await self.control.__aexit__(None, None, None)
-
-    async def wait_for(
-        self,
-        fault: str,
-        check_id: str,
-        status: str,
-        contains: str,
-        since: float,
-        within: float = DETECT_S,
-    ) -> Check:
-        """Poll the engine until ``check_id`` has ``status`` with ``contains`` in its finding."""
-        last: list[Check] = []
-
-        def detected() -> Check | None:
-            check = {c.id: c for c in self.engine.evaluate(time.monotonic())}[check_id]
-            last[:] = [check]
-            return check if check.status == status and contains in check.finding else None
-
-        try:
-            found = await eventually(
-                detected, max(0.0, since + within - time.monotonic()), fault, interval_s=POLL_S
-            )
-        except AssertionError:
-            raise AssertionError(
-                f"{fault}: {check_id} not {status} with {contains!r} within {within} s; "
-                f"last: {last[0] if last else None}"
-            ) from None
-        DETECTED[fault] = time.monotonic() - since
-        return found
+async def detect(
+    watch: CallWatch,
+    fault: str,
+    check_id: str,
+    status: str,
+    contains: str,
+    since: float,
+    within: float = DETECT_S,
+) -> Check:
+    """``check_id`` with ``status`` and ``contains`` in its finding within ``within`` s of
+    ``since`` (the moment the fault existed); the time it took goes to :data:`DETECTED`."""
+    found = await watch.wait_for_check(
+        check_id,
+        status,
+        contains,
+        max(0.0, since + within - time.monotonic()),
+        what=f"{fault} (within {within} s)",
+        interval_s=POLL_S,
+    )
+    DETECTED[fault] = time.monotonic() - since
+    return found
 
 
 async def create_room(
@@ -295,9 +249,9 @@ async def test_no_worker_means_no_job_accepted(livekit_server: LocalServer) -> N
     absent = f"absent-{uuid.uuid4().hex[:6]}"
     engine = engine_for_worker(None, expected=absent)
     room, created = await create_room(livekit_server, absent)
-    async with Harness(livekit_server, room, engine) as harness:
-        await harness.wait_for(
-            "worker not started", "dispatch.job", "fail", "no job was accepted", created
+    async with CallWatch(livekit_server, room, engine) as harness:
+        await detect(
+            harness, "worker not started", "dispatch.job", "fail", "no job was accepted", created
         )
         checks = {c.id: c for c in engine.evaluate(time.monotonic())}
         assert checks["worker.registered"].status == "fail"
@@ -306,9 +260,9 @@ async def test_no_worker_means_no_job_accepted(livekit_server: LocalServer) -> N
 async def test_wrong_agent_name(livekit_server: LocalServer, offline_worker: RunningWorker) -> None:
     engine = engine_for_worker(offline_worker)
     room, created = await create_room(livekit_server, "someone-else")
-    async with Harness(livekit_server, room, engine) as harness:
-        check = await harness.wait_for(
-            "wrong agent name", "dispatch.agent_name", "fail", "'someone-else'", created
+    async with CallWatch(livekit_server, room, engine) as harness:
+        check = await detect(
+            harness, "wrong agent name", "dispatch.agent_name", "fail", "'someone-else'", created
         )
         assert repr(AGENT_NAME) in check.finding
 
@@ -319,12 +273,13 @@ async def test_wrong_agent_name(livekit_server: LocalServer, offline_worker: Run
 async def test_extra_agent_with_default_identity(livekit_server: LocalServer) -> None:
     engine = engine_for_worker(None)
     room, _ = await create_room(livekit_server, None)
-    async with Harness(livekit_server, room, engine) as harness:
+    async with CallWatch(livekit_server, room, engine) as harness:
         extra = FakeAgent(livekit_server, room, "agent_abc123")
         started = time.monotonic()
         await extra.connect()
         try:
-            check = await harness.wait_for(
+            check = await detect(
+                harness,
                 "extra agent agent_abc123",
                 "room.unmatched",
                 "fail",
@@ -339,18 +294,18 @@ async def test_extra_agent_with_default_identity(livekit_server: LocalServer) ->
 async def test_muted_track(livekit_server: LocalServer) -> None:
     engine = engine_for_worker(None)
     room, _ = await create_room(livekit_server, None)
-    async with Harness(livekit_server, room, engine) as harness:
+    async with CallWatch(livekit_server, room, engine) as harness:
         tim = FakeAgent(livekit_server, room, "dispatcher-muted")
         await tim.connect()
         try:
             await tim.publish(0.3)
-            await harness.wait_for(
-                "tone (setup)", "audio.dispatcher", "ok", "subscribed", time.monotonic()
+            await detect(
+                harness, "tone (setup)", "audio.dispatcher", "ok", "subscribed", time.monotonic()
             )
             assert tim.track is not None
             started = time.monotonic()
             tim.track.mute()
-            await harness.wait_for("muted track", "audio.dispatcher", "fail", "is muted", started)
+            await detect(harness, "muted track", "audio.dispatcher", "fail", "is muted", started)
         finally:
             await tim.aclose()
 
@@ -358,7 +313,7 @@ async def test_muted_track(livekit_server: LocalServer) -> None:
 async def test_silent_track_while_speaking(livekit_server: LocalServer) -> None:
     engine = engine_for_worker(None)
     room, _ = await create_room(livekit_server, None)
-    async with Harness(livekit_server, room, engine) as harness:
+    async with CallWatch(livekit_server, room, engine) as harness:
         tim = FakeAgent(
             livekit_server, room, "dispatcher-silent", {AGENT_STATE_ATTRIBUTE: "speaking"}
         )
@@ -366,7 +321,8 @@ async def test_silent_track_while_speaking(livekit_server: LocalServer) -> None:
         await tim.connect()
         try:
             await tim.publish(0.0)
-            await harness.wait_for(
+            await detect(
+                harness,
                 "silent track",
                 "audio.dispatcher",
                 "fail",
@@ -381,14 +337,15 @@ async def test_one_agent_never_speaks(livekit_server: LocalServer) -> None:
     thresholds = Thresholds(one_sided_s=3.0)
     engine = engine_for_worker(None, thresholds)
     room, _ = await create_room(livekit_server, None)
-    async with Harness(livekit_server, room, engine) as harness:
+    async with CallWatch(livekit_server, room, engine) as harness:
         tim = FakeAgent(livekit_server, room, "tim-talks", {ROLE_ATTRIBUTE: "dispatcher"})
         chris = FakeAgent(livekit_server, room, "chris-mute", {ROLE_ATTRIBUTE: "driver"})
         started = time.monotonic()
         await asyncio.gather(tim.connect(), chris.connect())
         try:
             await asyncio.gather(tim.publish(0.3), chris.publish(0.0))
-            check = await harness.wait_for(
+            check = await detect(
+                harness,
                 "one agent never speaks",
                 "speaking.one_sided",
                 "fail",
@@ -406,14 +363,15 @@ async def test_one_agent_never_speaks(livekit_server: LocalServer) -> None:
 async def test_both_agents_speaking_at_once(livekit_server: LocalServer) -> None:
     engine = engine_for_worker(None)
     room, _ = await create_room(livekit_server, None)
-    async with Harness(livekit_server, room, engine) as harness:
+    async with CallWatch(livekit_server, room, engine) as harness:
         tim = FakeAgent(livekit_server, room, "dispatcher-loud")
         chris = FakeAgent(livekit_server, room, "driver-loud")
         started = time.monotonic()
         await asyncio.gather(tim.connect(), chris.connect())
         try:
             await asyncio.gather(tim.publish(0.3), chris.publish(0.3))
-            await harness.wait_for(
+            await detect(
+                harness,
                 "both speaking at once",
                 "turn.overlap",
                 "fail",
@@ -429,12 +387,13 @@ async def test_agent_without_audio_track(livekit_server: LocalServer) -> None:
     # it joined, and the observer dates the join by the server, so the grace counts from there.
     engine = engine_for_worker(None)
     room, _ = await create_room(livekit_server, None)
-    async with Harness(livekit_server, room, engine) as harness:
+    async with CallWatch(livekit_server, room, engine) as harness:
         tim = FakeAgent(livekit_server, room, "dispatcher-notrack")
         started = time.monotonic()
         await tim.connect()
         try:
-            check = await harness.wait_for(
+            check = await detect(
+                harness,
                 "no audio track",
                 "audio.dispatcher",
                 "fail",
@@ -449,7 +408,7 @@ async def test_agent_without_audio_track(livekit_server: LocalServer) -> None:
 async def test_track_the_observer_cannot_subscribe_to(livekit_server: LocalServer) -> None:
     engine = engine_for_worker(None)
     room, _ = await create_room(livekit_server, None)
-    async with Harness(livekit_server, room, engine) as harness:
+    async with CallWatch(livekit_server, room, engine) as harness:
         tim = FakeAgent(livekit_server, room, "dispatcher-private")
         await tim.connect()
         try:
@@ -461,7 +420,8 @@ async def test_track_the_observer_cannot_subscribe_to(livekit_server: LocalServe
             started = time.monotonic()
             await tim.publish(0.3)
             sid = next(iter(tim.room.local_participant.track_publications))
-            check = await harness.wait_for(
+            check = await detect(
+                harness,
                 "track not subscribable",
                 "audio.dispatcher",
                 "fail",
@@ -478,7 +438,8 @@ async def test_track_the_observer_cannot_subscribe_to(livekit_server: LocalServe
             tim.room.local_participant.set_track_subscription_permissions(
                 allow_all_participants=True
             )
-            await harness.wait_for(
+            await detect(
+                harness,
                 "track allowed again (setup)",
                 "audio.dispatcher",
                 "ok",
@@ -522,8 +483,9 @@ async def test_session_that_did_not_start_shows_its_error() -> None:
     async with LocalServer(config) as server, running_worker(server, "offline") as running:
         engine = engine_for_worker(running)
         room, created = await create_room(server, AGENT_NAME, scenario.to_json())
-        async with Harness(server, room, engine) as harness:
-            check = await harness.wait_for(
+        async with CallWatch(server, room, engine) as harness:
+            check = await detect(
+                harness,
                 "session did not start",
                 "session.driver",
                 "fail",
@@ -542,7 +504,7 @@ async def test_worker_registered_after_the_room() -> None:
         engine = RoomModel(in_process_worker=True)
         engine.apply(VoiceConfigured("offline"))
         room, _ = await create_room(server, AGENT_NAME)
-        async with Harness(server, room, engine) as harness:
+        async with CallWatch(server, room, engine) as harness:
             registered_at: list[float] = []
 
             def on_status(status: WorkerStatus) -> None:
@@ -553,7 +515,8 @@ async def test_worker_registered_after_the_room() -> None:
 
             async with running_worker(server, "offline", on_status):
                 assert registered_at
-                check = await harness.wait_for(
+                check = await detect(
+                    harness,
                     "worker registered after the room",
                     "worker.before_room",
                     "fail",
@@ -571,7 +534,8 @@ async def test_worker_registered_after_the_room() -> None:
                 assert checks["worker.before_room"].status == "fail"
                 # The fix works: a new dispatch (key d) reaches the registered worker.
                 await harness.control.redispatch(room)
-                await harness.wait_for(
+                await detect(
+                    harness,
                     "re-dispatch (setup)",
                     "worker.before_room",
                     "ok",
@@ -617,9 +581,14 @@ async def test_bad_openai_key(monkeypatch: pytest.MonkeyPatch) -> None:
             engine = engine_for_worker(running)
             engine.apply(VoiceConfigured("realtime", key_present=True))
             room, created = await create_room(server, AGENT_NAME)
-            async with Harness(server, room, engine) as harness:
-                check = await harness.wait_for(
-                    "bad OpenAI key", "openai.key", "fail", "OpenAI rejected the key", created
+            async with CallWatch(server, room, engine) as harness:
+                check = await detect(
+                    harness,
+                    "bad OpenAI key",
+                    "openai.key",
+                    "fail",
+                    "OpenAI rejected the key",
+                    created,
                 )
                 assert "401" in check.finding or "API key" in check.finding
                 assert "sk-bad" not in check.finding
@@ -640,7 +609,7 @@ async def test_healthy_room_passes_every_check(
     logging.getLogger().addHandler(counter)
     room, created = await create_room(livekit_server, AGENT_NAME)
     try:
-        async with Harness(livekit_server, room, engine, counter):
+        async with CallWatch(livekit_server, room, engine, counter):
             checks: list[Check] = []
             alarms: list[Check] = []
 

@@ -25,12 +25,12 @@ from realtime_support import (
     MODEL,
     SHORT_SCRIPT,
     TIM,
-    CallWatch,
     assert_fds_back,
     assert_nothing_left,
     create_call_room,
     fresh,
     lines_of,
+    realtime_watch,
     realtime_worker,
     short_scenario,
 )
@@ -77,7 +77,7 @@ async def test_a_realtime_call_completes_with_both_agents_audible_in_turns(
     threads_before = set(threading.enumerate())
     fds_before = psutil.Process().num_fds()
     room = await create_call_room(livekit_server, short_scenario(), dispatch=True)
-    async with CallWatch(livekit_server, room, worker) as watch:
+    async with realtime_watch(livekit_server, room, worker) as watch:
         alarms: list[Check] = []
         not_ok: list[Check] = []
 

@@ -22,13 +22,13 @@ from realtime_support import (
     DUMMY_KEY,
     SHORT_SCRIPT,
     TIM,
-    CallWatch,
     assert_fds_back,
     assert_nothing_left,
     create_call_room,
     dispatch_under_doctor,
     fresh,
     lines_of,
+    realtime_watch,
     realtime_worker,
     short_scenario,
 )
@@ -147,7 +147,7 @@ async def test_fault_is_reported_and_the_rest_keeps_working(
     threads_before = set(threading.enumerate())
     fds_before = psutil.Process().num_fds()
     room = await create_call_room(livekit_server, short_scenario(), dispatch=False)
-    async with CallWatch(livekit_server, room, worker) as watch:
+    async with realtime_watch(livekit_server, room, worker) as watch:
         doctor = await dispatch_under_doctor(livekit_server, watch, scaled(case.doctor_s))
 
         # the dashboard's checks: the fault, with its fix

@@ -139,31 +139,47 @@ def test_an_interrupted_run_says_so_writes_nothing_and_exits_130(
     assert list(tmp_path.iterdir()) == []
 
 
-def _never_said(folder: Path) -> Path:
-    """A copy of hdx-2478.json whose driver must say a word the script never says."""
+SHORT_SCRIPT = (
+    ("dispatcher", "Hi Chris, set the reefer to 34 degrees."),
+    ("driver", "Got it, 34 continuous."),
+    ("dispatcher", "I'll ask Kroger for a noon appointment."),
+    ("driver", "Sounds good, thanks Tim."),
+)
+"""Four short lines meeting every kind of contract hdx-2478.json ships, in a call of seconds."""
+
+
+def _short_calls(folder: Path) -> tuple[Path, Path]:
+    """hdx-2478.json's personas and contracts on :data:`SHORT_SCRIPT` (two turns each), and a
+    copy of it whose driver must say a word the script never says."""
     data = json.loads(HDX.read_text(encoding="utf-8"))
+    data["load_id"] = "SHT-2478"
+    data["script"] = [{"speaker": who, "text": text} for who, text in SHORT_SCRIPT]
+    data["max_turns"] = len(SHORT_SCRIPT)
+    data["expect"]["turns"] = {role: {"min": 2, "max": 2} for role in ("dispatcher", "driver")}
+    short = folder / "short.json"
+    short.write_text(json.dumps(data), encoding="utf-8")
     data["load_id"] = "NVR-2478"
     data["expect"]["transcript"]["driver"]["must_match"].append("(?i)\\bpineapple\\b")
-    path = folder / "never.json"
-    path.write_text(json.dumps(data), encoding="utf-8")
-    return path
+    never = folder / "never.json"
+    never.write_text(json.dumps(data), encoding="utf-8")
+    return short, never
 
 
 @pytest.mark.e2e
 def test_real_calls_two_at_once_one_passing_one_breaking_a_contract(tmp_path: Path) -> None:
-    never = _never_said(tmp_path)
-    argv = [str(HDX), str(never), "--concurrency", "2", "--voice", "offline"]
+    short, never = _short_calls(tmp_path)
+    argv = [str(short), str(never), "--concurrency", "2", "--voice", "offline"]
     code, out, err = run([*argv, "--junit", "j.xml", "--json", "r.json"])
     assert code == 1, err
     lines = out.splitlines()
     assert [line.split()[:4] for line in lines[1:4]] == [
-        ["HDX-2478", "1", "1", "100%"],
+        ["SHT-2478", "1", "1", "100%"],
         ["NVR-2478", "1", "0", "0%"],
         ["TOTAL", "2", "1", "50%"],
     ], out
     broken = "transcript.driver.must_match[1]"
     assert lines[4:] == [
-        f"NVR-2478 call 1: {broken} FAILED: observed no match in 4 driver lines, expected a "
+        f"NVR-2478 call 1: {broken} FAILED: observed no match in 2 driver lines, expected a "
         "line matching /(?i)\\bpineapple\\b/"
     ], out
     progress = err.splitlines()

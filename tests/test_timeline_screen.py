@@ -1,6 +1,6 @@
 """The timeline screen (key v) and the speaking heard in the audio, on a real call: the dashboard
-with its own local server, the in-process worker and the offline voice (one call, ~35 s, for
-every assertion below)."""
+with its own local server, the in-process worker and the offline voice (one short call of five
+lines, four answers, for every assertion below)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,18 @@ import time
 from pathlib import Path
 
 import pytest
-from test_app import pane, pick_scenario, running_app, wait_until
+from helpers import press, showing
+from test_app import (
+    SHORT_CALL,
+    SHORT_LINES,
+    pane,
+    pick_scenario,
+    running_app,
+    wait_until,
+    write_short_call,
+)
 from textual.pilot import Pilot
 
-from agents.scenario import load_scenario
-from tui.core.scenario_catalog import BUILTIN_SCENARIOS
 from tui.ui.app import DispatchApp
 from tui.ui.screens.diagnostics import DiagnosticsScreen
 from tui.ui.screens.help import HelpScreen
@@ -31,13 +38,13 @@ def speaking_panes(app: DispatchApp) -> set[str]:
 
 
 async def test_a_call_on_the_timeline_and_speaking_heard_in_the_audio(tmp_path: Path) -> None:
-    async with running_app(tmp_path) as (app, pilot):
+    async with running_app(tmp_path, (write_short_call(tmp_path / "scenarios"),)) as (app, pilot):
         await _test_a_call_on_the_timeline(app, pilot)
 
 
 async def _test_a_call_on_the_timeline(app: DispatchApp, pilot: Pilot[None]) -> None:
-    await pick_scenario(pilot, "HDX-2478")
-    await wait_until(pilot, lambda: app.state.room.startswith("conv_HDX-2478_"), "the room")
+    await pick_scenario(pilot, SHORT_CALL)
+    await wait_until(pilot, lambda: app.state.room.startswith(f"conv_{SHORT_CALL}_"), "the room")
 
     # the panes: "● SPEAKING" is what the audio says, one agent at a time, state shown too
     seen: set[str] = set()
@@ -53,8 +60,8 @@ async def _test_a_call_on_the_timeline(app: DispatchApp, pilot: Pilot[None]) -> 
     assert "state " in pane(app, "dispatcher").info_text  # lk.agent.state stays on show
 
     # v: a lane per agent, following the call
-    await pilot.press("v")
-    await wait_until(pilot, lambda: isinstance(app.screen, TimelineScreen), "the timeline")
+    await press(pilot, "v")
+    await wait_until(pilot, lambda: showing(app, TimelineScreen, Timeline), "the timeline")
     screen = app.screen
     assert isinstance(screen, TimelineScreen)
     timeline = screen.query_one(Timeline)
@@ -69,8 +76,7 @@ async def _test_a_call_on_the_timeline(app: DispatchApp, pilot: Pilot[None]) -> 
         "speaking bars in both lanes",
     )
     assert timeline.follow
-    script = load_scenario(BUILTIN_SCENARIOS / "hdx-2478.json").script
-    first_tim = next(line.text for line in script if line.speaker == "dispatcher")
+    first_tim = SHORT_LINES[0]
     await wait_until(pilot, lambda: first_tim in screen.words_plain, "Tim's first line")
     shown = timeline.shown
     assert shown is not None and any(mark.kind == TIM for mark in shown.transcript)
@@ -88,19 +94,23 @@ async def _test_a_call_on_the_timeline(app: DispatchApp, pilot: Pilot[None]) -> 
     assert ended is not None
     await pilot.pause(1.0)
     assert timeline.shown is not None and timeline.shown.start == ended.start  # not moving
-    await pilot.press("home")
-    assert not timeline.follow and timeline.start == app.state.started_at
-    title = str(screen.query_one("#timeline-title").render())
-    assert "scrolled" in title and "0:00–" in title
-    await pilot.press("minus")
-    assert "1 s a cell" in str(screen.query_one("#timeline-title").render())
-    await pilot.press("end")
-    assert timeline.follow
+
+    def title() -> str:
+        return str(screen.query_one("#timeline-title").render())
+
+    await press(pilot, "home")
+    await wait_until(pilot, lambda: not timeline.follow, "home to stop following")
+    assert timeline.start == app.state.started_at
+    await wait_until(pilot, lambda: "scrolled" in title() and "0:00–" in title(), "the title")
+    await press(pilot, "minus")
+    await wait_until(pilot, lambda: "1 s a cell" in title(), "the zoomed-out title")
+    await press(pilot, "end")
+    await wait_until(pilot, lambda: timeline.follow, "end to follow again")
     app.save_screenshot(
         filename="pilot-timeline.svg",
         path=str(Path(os.environ.get("DISPATCH_TUI_SCREENSHOTS", "/tmp"))),
     )
-    await pilot.press("escape")
+    await press(pilot, "escape")
     await wait_until(pilot, lambda: not isinstance(app.screen, TimelineScreen), "it to close")
 
     # the call's turn-taking under the jobs line, and as checks under t
@@ -111,14 +121,15 @@ async def _test_a_call_on_the_timeline(app: DispatchApp, pilot: Pilot[None]) -> 
     assert "overlaps 0" in line.text and "deadlocks 0" in line.text, line.text
     checks = {check.id: check for check in app.current_checks(time.monotonic())}
     assert checks["turn.overlap"].status == "ok" and checks["turn.deadlock"].status == "ok"
-    await pilot.press("t")
-    await wait_until(pilot, lambda: isinstance(app.screen, DiagnosticsScreen), "troubleshoot")
+    await press(pilot, "t")
+    await wait_until(pilot, lambda: showing(app, DiagnosticsScreen, CheckRow), "troubleshoot")
     rows = {row.id: row for row in app.screen.query(CheckRow)}
     for row_id, title in (("turn-overlap", "One speaker at a time"),
                           ("turn-deadlock", "Someone takes the turn")):  # fmt: skip
         assert rows[f"check-{row_id}"].has_class("-ok")
         assert title in str(rows[f"check-{row_id}"].render())
-    await pilot.press("escape")
-    await pilot.press("question_mark")
-    await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+    await press(pilot, "escape")
+    await wait_until(pilot, lambda: not isinstance(app.screen, DiagnosticsScreen), "it to close")
+    await press(pilot, "question_mark")
+    await wait_until(pilot, lambda: showing(app, HelpScreen, "#help-table"), "help")
     assert "Timeline" in str(app.screen.query_one("#help-table").render())
