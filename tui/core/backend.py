@@ -193,10 +193,12 @@ class Backend:
         return dispatch_id
 
     async def delete_room(self, room: str) -> None:
+        if room == self.observed_room:
+            # Leave first: an observer still joining would re-create the deleted room (a join
+            # creates a missing room) and sit alone in it while the dashboard thinks it left.
+            await self.observe(None)
         await self.control.delete_room(room)
         logger.info("deleted room %s", room)
-        if room == self.observed_room:
-            await self.observe(None)
 
     async def observe(self, room: str | None) -> None:
         """Switch the hidden observer to ``room`` (None: observe nothing)."""
