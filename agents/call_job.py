@@ -25,6 +25,7 @@ from agents.call_seats import Seat, agent_room_options, receive_everything
 from agents.compat import job_server_url
 from agents.constants import ROLE_ATTRIBUTE
 from agents.floor import scenario_floor
+from agents.join_timeout import patient_connects, with_connect_timeout
 from agents.observer_wait import wait_for_observer
 from agents.party_agent import agent_for, opening_instructions
 from agents.room_guard import RoomGuard
@@ -145,6 +146,7 @@ class CallJob:
         # joining one after the other put whole joins on the way to the first words.
         joins = {seat.role: asyncio.ensure_future(self._join(seat)) for seat in self.others}
         try:
+            patient_connects(self.ctx.room)
             await self.guard.connect(self.ctx.room, self.ctx.connect())
             recreated = await self.guard.joined_a_recreated_room(self.ctx.room)
         except BaseException:
@@ -178,7 +180,8 @@ class CallJob:
         """Connect an agent's own room (alongside the job's join; see ``run``)."""
         url = job_server_url(self.ctx) or self.config.ws_url or os.environ.get("LIVEKIT_URL", "")
         token = _agent_room_token(self.config, seat.persona, self.room_name)
-        await self.guard.connect(seat.room, seat.room.connect(url, token))
+        options = with_connect_timeout()
+        await self.guard.connect(seat.room, seat.room.connect(url, token, options=options))
         if await self.guard.joined_a_recreated_room(seat.room):
             raise RuntimeError(f"the room was deleted before the {seat.role} joined")
 
