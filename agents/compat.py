@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import os
 import re
 import tomllib
 from collections.abc import Callable
@@ -97,6 +98,23 @@ def _private(what: str, read: Callable[[], T]) -> T:
 def job_server_url(ctx: JobContext) -> str:
     """The server URL the job was dispatched from (``JobContext._info.url``; no public API)."""
     return _private("JobContext._info.url", lambda: ctx._info.url)
+
+
+PRELOAD_LOCAL_INFERENCE_ENV: Final = "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"
+"""Read by ``livekit.agents.ipc._preload`` (imported by every job's process or thread on its
+first job): unset, it loads the local VAD and, in a process without a multiprocessing parent
+(a thread-executor worker, the forkserver), the end-of-turn model's weights too."""
+
+
+def skip_local_inference_preload() -> None:
+    """Keep the SDK from loading its local VAD and end-of-turn models into the worker.
+
+    No session here uses them (no VAD, manual turn detection: :mod:`agents.voices`), yet the
+    SDK's warm-up loads them on the first job: measured, the first call grew a thread-executor
+    worker by 270 MB, 240 MB of it these weights. Set before the first job, in the environment
+    so that a forkserver and its job processes inherit it; an explicit setting wins.
+    """
+    os.environ.setdefault(PRELOAD_LOCAL_INFERENCE_ENV, "0")
 
 
 def ensure_rtc_client() -> None:

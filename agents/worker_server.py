@@ -17,7 +17,12 @@ from livekit.agents import AgentServer, JobExecutorType, JobRequest
 
 from agents.admission import Admission, LoopLag, calibrated_capacity
 from agents.call_job import entrypoint
-from agents.compat import ensure_rtc_client, on_job_launched, warn_on_version_drift
+from agents.compat import (
+    ensure_rtc_client,
+    on_job_launched,
+    skip_local_inference_preload,
+    warn_on_version_drift,
+)
 from agents.constants import (
     AGENT_NAME,
     DEV_WORKER_CAPACITY,
@@ -137,6 +142,8 @@ def build_server(
     refuses while its event loop lags. The reported load is the share of calls in use.
     """
     warn_on_version_drift()
+    # before the first job: the SDK's warm-up would load models no session here uses
+    skip_local_inference_preload()
     mode = resolve_voice_mode(voice)
     capacity = capacity or worker_capacity()
     if capacity is None:

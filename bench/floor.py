@@ -36,9 +36,19 @@ def _token(key: str, secret: str, room: str, identity: str) -> str:
     return api.AccessToken(key, secret).with_identity(identity).with_grants(grants).to_jwt()
 
 
-async def _publish(url: str, token: str, seconds: float, turn: int) -> None:
+READY_LINE = "publishing"
+"""The child's one stdout line once every publisher has published and the tones start."""
+READY_TIMEOUT_S = 120.0
+"""A loaded machine can take many seconds to import livekit and connect every publisher."""
+SETTLE_S = 1.0
+
+
+async def _publish(
+    url: str, token: str, seconds: float, turn: int, published: asyncio.Barrier
+) -> None:
     """One bare participant pushing a tone in real time for ``seconds``, on its turns only
-    (``TURN_S`` each, the two agents of a call alternating, as they speak in a call)."""
+    (``TURN_S`` each, the two agents of a call alternating, as they speak in a call), from
+    the moment every publisher of the process has published (``published``)."""
     room = rtc.Room()
     await room.connect(url, token, rtc.RoomOptions(auto_subscribe=False))
     source = rtc.AudioSource(SAMPLE_RATE, 1)
@@ -49,6 +59,8 @@ async def _publish(url: str, token: str, seconds: float, turn: int) -> None:
     t = np.arange(samples) / SAMPLE_RATE
     pcm = (np.sin(2 * np.pi * 220 * t) * 8000).astype(np.int16)
     frame = rtc.AudioFrame(pcm.tobytes(), SAMPLE_RATE, 1, samples)
+    if await published.wait() == 0:  # one publisher says so for all
+        print(READY_LINE, flush=True)
     start = time.monotonic()
     while (now := time.monotonic()) < start + seconds:
         if int((now - start) / TURN_S) % 2 == turn:
@@ -59,9 +71,12 @@ async def _publish(url: str, token: str, seconds: float, turn: int) -> None:
 
 
 async def _publishers(url: str, key: str, secret: str, calls: int, seconds: float) -> None:
+    published = asyncio.Barrier(2 * calls)
     await asyncio.gather(
         *(
-            _publish(url, _token(key, secret, f"floor_{c}", f"agent_{c}_{a}"), seconds, a)
+            _publish(
+                url, _token(key, secret, f"floor_{c}", f"agent_{c}_{a}"), seconds, a, published
+            )
             for c in range(calls)
             for a in range(2)
         )
@@ -70,7 +85,12 @@ async def _publishers(url: str, key: str, secret: str, calls: int, seconds: floa
 
 async def floor_cpu(server: LocalServer, calls: int, seconds: float) -> dict[str, Any]:
     """CPU share of a core of the publishers' process (``calls`` calls, two publishers each)
-    on ``server``, over ``seconds`` in the middle of its run."""
+    on ``server``, over ``seconds`` while they all push audio.
+
+    The window opens when the child says every publisher published (plus a settling second),
+    not after a fixed delay: on a loaded machine the child's imports alone took 7 to 18 s, so
+    a window opened 4 s after the start measured imports and connections, not the floor.
+    """
     child = subprocess.Popen(
         [
             sys.executable,
@@ -81,13 +101,19 @@ async def floor_cpu(server: LocalServer, calls: int, seconds: float) -> dict[str
             server.api_key,
             server.api_secret,
             str(calls),
-            str(seconds + 6),
+            str(seconds + SETTLE_S + 2),
         ],
         cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         proc = psutil.Process(child.pid)
-        await asyncio.sleep(4)  # imports and connections
+        assert child.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), READY_TIMEOUT_S)
+        if line.strip() != READY_LINE:
+            raise RuntimeError(f"the floor's publishers did not start (exit {child.poll()})")
+        await asyncio.sleep(SETTLE_S)
         before, start = proc.cpu_times(), time.monotonic()
         await asyncio.sleep(seconds)
         after, held = proc.cpu_times(), time.monotonic() - start

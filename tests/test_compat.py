@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from agents import compat
@@ -41,3 +45,40 @@ def test_a_missing_private_attribute_is_one_clear_line(monkeypatch: pytest.Monke
 def test_the_rtc_client_accessors_work_on_the_pinned_sdk() -> None:
     compat.ensure_rtc_client()
     assert compat.rtc_client_exists()
+
+
+_PRELOAD_PROBE = (
+    "import resource, sys\n"
+    "from agents import compat\n"
+    "import livekit.agents\n"
+    "if sys.argv[1] == 'skip':\n"
+    "    compat.skip_local_inference_preload()\n"
+    "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    "import livekit.agents.ipc._preload\n"
+    "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n"
+)
+"""Prints how many MB the SDK's warm-up added to the process's peak memory."""
+
+
+@pytest.mark.parametrize(("mode", "weights_loaded"), [("skip", False), ("default", True)])
+def test_the_sdk_warm_up_skips_the_local_models_once_told(mode: str, weights_loaded: bool) -> None:
+    # the SDK's own warm-up module, in a fresh process as in a worker's first job: the default
+    # loads the local VAD and end-of-turn models (240 MB) that no session here uses
+    env = {k: v for k, v in os.environ.items() if k != compat.PRELOAD_LOCAL_INFERENCE_ENV}
+    run = subprocess.run(
+        [sys.executable, "-c", _PRELOAD_PROBE, mode],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    # the end-of-turn weights alone are over 100 MB; the rest of the warm-up is a few MB
+    grew_mb = int(run.stdout.strip())
+    assert (grew_mb > 100) is weights_loaded, f"the warm-up grew the process by {grew_mb} MB"
+
+
+def test_an_explicit_preload_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(compat.PRELOAD_LOCAL_INFERENCE_ENV, "1")
+    compat.skip_local_inference_preload()
+    assert os.environ[compat.PRELOAD_LOCAL_INFERENCE_ENV] == "1"
