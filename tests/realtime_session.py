@@ -64,11 +64,19 @@ class StandInSession:
         self.voice = ""
         """Known from the first ``session.update`` that names one."""
         self.persona: Persona | None = None
-        self.heard = 0
-        """User lines in this conversation, replayed ones included: they say which script line
-        is due, so a reconnected session goes on where the call is, as a model would."""
         self.said = 0
         self.items: list[str] = []
+        """The conversation's item ids, in order."""
+        self.own: set[str] = set()
+        """The assistant items among them, replayed ones included: the persona's lines already
+        said, whoever else speaks in the call, so they say which script line is due and a
+        reconnected session goes on where the call is, as a model would."""
+        self.taken_over: int | None = None
+        """Lines the voice's connection dropped by ``socket_closed`` had said, the cut one
+        included; None once this connection's first line is chosen."""
+        self.lost = 0
+        """Of those, the ones the client did not replay here (the plugin replays no line cut
+        short): still said, as far as the call is concerned."""
         self.response: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ the loop
@@ -135,6 +143,7 @@ class StandInSession:
         voice = self.config.get("audio", {}).get("output", {}).get("voice", "")
         if not self.voice and update.get("audio", {}).get("output", {}).get("voice"):
             self.voice = voice
+            self.taken_over = self.stand_in.cut_short.pop(voice, 0)
             if self.stand_in.fault_for("key_rejected", voice) is not None:
                 await self.reject_key()
                 return
@@ -143,7 +152,7 @@ class StandInSession:
 
     def persona_for(self, instructions: str) -> Persona | None:
         scenario = self.stand_in.scenario
-        personas = (scenario.dispatcher, scenario.driver)
+        personas = scenario.agents
         named = [p for p in personas if instructions.startswith(f"You are {p.name},")]
         voiced = [p for p in personas if p.voice == self.voice]
         found = named or voiced
@@ -165,7 +174,8 @@ class StandInSession:
     async def create_item(self, event: dict[str, Any]) -> None:
         item = dict(event.get("item") or {})
         item.setdefault("id", new_id("item"))
-        self.heard += item.get("role") == "user"
+        if item.get("role") == "assistant":
+            self.own.add(item["id"])
         item["status"] = "completed"
         previous = event.get("previous_item_id")
         if previous == "root":
@@ -191,6 +201,7 @@ class StandInSession:
             )
             return
         self.items.remove(item_id)
+        self.own.discard(item_id)
         await self.send("conversation.item.deleted", item_id=item_id)
 
     async def cancel_response(self, event_id: str | None) -> None:
@@ -219,14 +230,17 @@ class StandInSession:
     # ------------------------------------------------------------------ one response
 
     def next_line(self) -> str:
+        """The persona's line after those it already said in this conversation: with any
+        number of agents every other line arrives as a user item, so only its own count."""
         persona, scenario = self.persona, self.stand_in.scenario
         self.said += 1
         if persona is None:
             return f"This is line {self.said} from the {self.voice or 'unnamed'} voice."
-        opener = scenario.script[0].speaker if scenario.script else "dispatcher"
-        due = max(1, self.heard + (persona.role == opener))  # 1-based: the opener opens
+        if self.taken_over is not None:  # the replayed conversation is in by now
+            self.lost, self.taken_over = max(0, self.taken_over - len(self.own)), None
+        due = len(self.own) + self.lost  # 0-based: the response being made is not counted yet
         lines = scenario.lines_for(persona.role)
-        return lines[due - 1] if 0 < due <= len(lines) else "That is all from me. Goodbye."
+        return lines[due] if due < len(lines) else "That is all from me. Goodbye."
 
     def fault(self, kind: str, index: int) -> Any:
         found = self.stand_in.fault_for(kind, self.voice, index)
@@ -305,6 +319,7 @@ class StandInSession:
         )
 
         text = self.next_line()
+        self.own.add(item["id"])  # in the conversation from now on, even if cut short
         persona = self.persona
         voice = offline_voice(self.stand_in.scenario, persona.role) if persona else EspeakVoice()
         pcm = await asyncio.to_thread(speech, text, voice)
@@ -328,6 +343,7 @@ class StandInSession:
             )
             if drop and number == len(chunks) // 2:
                 # a dropped connection: no close frame, the peer just sees the socket end
+                self.stand_in.cut_short[self.voice] = len(self.own) + self.lost
                 assert self.request.transport is not None
                 self.request.transport.abort()
                 return

@@ -7,7 +7,10 @@ Test code only: ``dispatch-tui`` never uses it. Point the worker at it with
 
 Each session learns its voice, model and instructions from ``session.update``; its agent is the
 scenario persona named by the instructions ("You are Tim, ..."), else the one with its voice.
-Each ``response.create`` is answered with that persona's next script line, spoken by the
+Each ``response.create`` is answered with that persona's next script line: the first it has not
+said in the conversation, where its assistant items count (replayed ones included) and so does a
+line cut short by a connection the stand-in dropped (the plugin does not replay it), so a call
+of any number of agents and a reconnected session both go on where they are. It is spoken by the
 offline voice's espeak-ng synthesis resampled to the protocol's 24 kHz, streamed in 100 ms
 audio deltas (half a second ahead, then in real time) with the transcript as it goes.
 
@@ -68,6 +71,9 @@ class RealtimeStandIn:
         self.client_events: list[dict[str, Any]] = []
         self.responses: Counter[str] = Counter()
         """Responses asked of each voice, across connections (what ``Fault.response`` counts)."""
+        self.cut_short: dict[str, int] = {}
+        """Per voice, the lines said on a connection the stand-in dropped mid-line: the next
+        connection of that voice goes on after them."""
         self.open_sessions: set[StandInSession] = set()
         self._connections = itertools.count(1)
         self._log_file: TextIO | None = None
@@ -94,6 +100,7 @@ class RealtimeStandIn:
         """Start afresh for the next test: its faults, counters and log (``log_path`` if given)."""
         self.faults = tuple(faults)
         self.responses.clear()
+        self.cut_short.clear()
         with self._lock:
             self.client_events.clear()
             if log_path is not None:

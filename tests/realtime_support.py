@@ -160,9 +160,10 @@ async def assert_nothing_left(
     room: str,
     stand_in: RealtimeStandIn,
     threads_before: Iterable[Any],
+    agents: tuple[str, ...] = (TIM, CHRIS),
 ) -> None:
-    """The call's job thread ended, no thread stayed, every OpenAI socket closed, nobody is
-    left in the room."""
+    """The call's job thread ended, no thread stayed, every OpenAI socket closed, none of
+    ``agents`` (identities) is left in the room."""
     before = set(threads_before)
     for thread in set(job_threads()) - before:
         await asyncio.to_thread(thread.join, 30)
@@ -176,9 +177,9 @@ async def assert_nothing_left(
                 reply = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
             except api.TwirpError:
                 return True  # the room is gone
-            return not [p for p in reply.participants if p.identity in (TIM, CHRIS)] or None
+            return not [p for p in reply.participants if p.identity in agents] or None
 
-        await poll(empty, 15, f"both agents to leave {room}")
+        await poll(empty, 15, f"every agent to leave {room}")
 
 
 async def assert_fds_back(fds_before: int) -> None:

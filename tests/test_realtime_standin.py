@@ -28,7 +28,7 @@ from agents.bundled import default_scenario_file
 from agents.scenario import load_scenario
 
 MODEL = "gpt-4o-realtime-preview-2024-12-17"
-TIM_FIRST = load_scenario(default_scenario_file()).lines_for("dispatcher")[0]
+TIM_FIRST, TIM_SECOND = load_scenario(default_scenario_file()).lines_for("dispatcher")[:2]
 INSTRUCTIONS = "You are Tim, a freight dispatcher on a phone call with Chris."
 
 
@@ -142,12 +142,53 @@ async def test_each_fault_reaches_the_plugin_as_the_real_failure_does(model: Any
 
             stand_in.reset([Fault("socket_closed", response=1)])
             text, _, _ = await reply(session)
-            assert TIM_FIRST.startswith(text) and text != TIM_FIRST  # cut halfway
+            # Tim's next line (the failed responses said nothing), cut halfway
+            assert TIM_SECOND.startswith(text) and text != TIM_SECOND
             await eventually(lambda: len(stand_in.open_sessions) == 1, 10, "the reconnection")
             assert [e.recoverable for e in errors[1:]] == [True]  # then a clean reply again
             assert (await reply(session))[0]
         finally:
             await session.aclose()
+
+
+async def test_each_persona_says_its_next_line_whoever_else_speaks(model: Any) -> None:
+    # three agents: Chris hears Tim and Rosa before each of his turns, so the lines he heard
+    # do not say which of his is due; his own do, replayed ones included (a reconnection)
+    kdc = load_scenario(PROJECT / "scenarios" / "kdc-3107.json")
+    said = [(kdc.persona(line.speaker).name, line.text) for line in kdc.script]
+    chris = kdc.lines_for("driver")
+    async with RealtimeStandIn(kdc) as stand_in:
+        session = model(stand_in).session()
+        try:
+            await session.update_instructions("You are Chris, the driver, on a call.")
+            await hear(session, [f"{who}: {text}" for who, text in (said[0], said[2])])
+            assert (await reply(session))[0] == chris[0]
+            await hear(session, [f"{who}: {text}" for who, text in said[4:5]])
+            assert (await reply(session))[0] == chris[1]
+        finally:
+            await session.aclose()
+
+        replayed = model(stand_in).session()  # what a reconnected session is sent
+        try:
+            await replayed.update_instructions("You are Chris, the driver, on a call.")
+            context = llm.ChatContext.empty()
+            for who, text in said[:6]:  # Chris's two lines among four he heard
+                if who == "Chris":
+                    context.add_message(role="assistant", content=text)
+                else:
+                    context.add_message(role="user", content=f"{who}: {text}")
+            await replayed.update_chat_ctx(context)
+            assert (await reply(replayed))[0] == chris[2]
+        finally:
+            await replayed.aclose()
+
+
+async def hear(session: Any, lines: list[str]) -> None:
+    """Add ``lines`` to the session's conversation as user messages (what the relay does)."""
+    context = session.chat_ctx.copy()
+    for line in lines:
+        context.add_message(role="user", content=line)
+    await session.update_chat_ctx(context)
 
 
 async def test_a_rejected_key_ends_the_session_as_openai_does(model: Any) -> None:
