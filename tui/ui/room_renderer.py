@@ -110,13 +110,18 @@ class RoomRenderer:
         self._rendered_version, self._rendered_prompt_version = state.version, state.prompt_version
         self._rendered_at = now
         try:
-            status_bar = self.app.query_one(StatusBar)
+            self._render(now)
         except NoMatches:
-            return  # the screen is being torn down
+            # The screen is being torn down (the app exits): seen with a widget's children
+            # already gone while the app was not yet marked closing.
+            return
+
+    def _render(self, now: float) -> None:
         model = self.app.model
         checks = self.app.current_checks(now)
         self.app.backend.note_checks(checks)
         model.note_checks(checks, now)
+        status_bar = self.app.query_one(StatusBar)
         status_bar.set_checks(summary(checks), CHECK_HEALTH[worst(checks)])
         self.app.query_one(JobsLine).show_jobs(self.app.state)
         self.app.query_one(TurnsLine).show_turns(model.turns, now)
