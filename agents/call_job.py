@@ -135,6 +135,11 @@ class CallJob:
             self.ctx.shutdown(reason=f"voice unavailable: {exc}")
             return
 
+        if self.scenario.observer_wait_s > 0:
+            # before the agents join: the observer then sees the whole call, joins included
+            await wait_for_observer(
+                self.guard.server_api(), self.room_name, self.scenario.observer_wait_s
+            )
         # A job can start after its room was deleted, or be dispatched by a deleted room's
         # resurrected copy (see RoomGuard.joined_a_recreated_room): joining would re-create the
         # room.
@@ -237,10 +242,6 @@ class CallJob:
         # each session publishes its track once its linked agent is in the room: start talking
         # only when all are ready, so the first words are not spoken into an unpublished track
         await asyncio.gather(*(session.room_io.wait_for_ready() for session in sessions.values()))
-        if self.scenario.observer_wait_s > 0:
-            await wait_for_observer(
-                self.guard.server_api(), self.room_name, self.scenario.observer_wait_s
-            )
 
         def on_turn(turn: Turn) -> None:
             seat = self.seats[turn.role]

@@ -37,19 +37,19 @@ async def wait_for_observer(
     the server cannot be asked: the call must not hang on the observer)."""
     started = time.monotonic()
     deadline = started + timeout_s
-    logger.info("Waiting up to %.0f s for the room's observer before the first line", timeout_s)
+    logger.info("Waiting up to %.0f s for the room's observer before the agents join", timeout_s)
     while True:
         try:
             if await observer_present(lkapi, room):
                 waited = time.monotonic() - started
-                logger.info("Observer present after %.2f s: starting the call", waited)
+                logger.info("Observer present after %.2f s: the agents join", waited)
                 return waited
         except Exception as exc:
-            logger.warning("Could not list the room's participants (%s): starting the call", exc)
+            logger.warning("Could not list the room's participants (%s): the agents join", exc)
             return None
         if time.monotonic() + poll_s > deadline:
             logger.warning(
-                "No observer joined within %.0f s: starting the call without one", timeout_s
+                "No observer joined within %.0f s: the agents join without one", timeout_s
             )
             return None
         await asyncio.sleep(poll_s)

@@ -87,8 +87,8 @@ class Scenario:
     turn_order: TurnOrder = "addressed"
     expect: Expectations | None = None
     observer_wait_s: float = 0.0
-    """How long the call waits, once every agent is in the room, for a hidden observer to join
-    before the first line (0: not at all). dispatch-tui sets it on rooms it creates and
+    """How long the job waits, before its agents join, for a hidden observer to be in the room
+    (0: not at all). dispatch-tui sets it on rooms it creates and
     watches, so the observer hears the call from its first word."""
     source: str = "<scenario>"
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import secrets
 import time
@@ -39,6 +40,7 @@ from bench.common import (
 )
 from bench.probe import RoomProbe
 from bench.time_to_agents import create_room, delete_room
+from tui.core.control_plane import WATCHED_OBSERVER_WAIT_S
 from tui.core.local_server import LocalServer
 from tui.core.worker_host import WorkerHost
 
@@ -60,8 +62,11 @@ async def _open_room(
     server: LocalServer, host: WorkerHost, lkapi: api.LiveKitAPI, scenario: Scenario, name: str
 ) -> RoomProbe:
     t0 = time.monotonic()
-    await create_room(lkapi, name, scenario, (AGENT_NAME,))
-    await host.watch(name)
+    # as the dashboard creates a room it watches: the job waits for a hidden observer before
+    # its agents join (the host's tap or the probe, joining together below), so neither misses
+    # the call's start on a loaded machine
+    watched = dataclasses.replace(scenario, observer_wait_s=WATCHED_OBSERVER_WAIT_S)
+    await create_room(lkapi, name, watched, (AGENT_NAME,))
     probe = RoomProbe(
         server.url,
         server.api_key,
@@ -71,7 +76,7 @@ async def _open_room(
         tim=scenario.dispatcher.identity,
         chris=scenario.driver.identity,
     )
-    await probe.__aenter__()
+    await asyncio.gather(host.watch(name), probe.__aenter__())
     return probe
 
 
