@@ -77,6 +77,8 @@ class Backend:
         self._control: ControlPlane | None = None
         self._worker: InProcessWorker | None = None
         self._watch: RoomWatch | None = None
+        self._deleted: set[str] = set()
+        """Rooms deleted from here: never observed again (names are unique, never reused)."""
         self.settings: LiveKitSettings | None = options.settings
 
     @property
@@ -193,6 +195,7 @@ class Backend:
         return dispatch_id
 
     async def delete_room(self, room: str) -> None:
+        self._deleted.add(room)
         if room == self.observed_room:
             # Leave first: an observer still joining would re-create the deleted room (a join
             # creates a missing room) and sit alone in it while the dashboard thinks it left.
@@ -201,7 +204,13 @@ class Backend:
         logger.info("deleted room %s", room)
 
     async def observe(self, room: str | None) -> None:
-        """Switch the hidden observer to ``room`` (None: observe nothing)."""
+        """Switch the hidden observer to ``room`` (None: observe nothing).
+
+        A room deleted from here is not joined again (a stale selection would otherwise
+        re-create it: a join creates a missing room); the observer observes nothing instead.
+        """
+        if room in self._deleted:
+            room = None
         if self._watch is None:
             if room is None:
                 return
