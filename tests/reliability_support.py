@@ -7,19 +7,22 @@ through ``helpers.eventually`` (so ``DISPATCH_TEST_TIMEOUT_SCALE`` stretches the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from helpers import PROJECT, eventually
+from helpers import PROJECT, eventually, scaled
 from livekit import api
+from livekit.agents import AgentServer, JobExecutorType
 
 from agents.constants import AGENT_NAME
+from agents.multi_agent_worker import build_server
 from tui.core.backend import Backend, BackendSinks
 from tui.core.events import (
     DOMAIN_EVENT_TYPES,
@@ -217,3 +220,26 @@ async def wait_until_jobs_dispatched(
                 await lkapi.room.delete_room(api.DeleteRoomRequest(room=room))
 
         await eventually(probe, timeout_s, f"a worker to take {agent_name!r} jobs", interval_s=0)
+
+
+@contextlib.asynccontextmanager
+async def thread_worker(server: LocalServer) -> AsyncIterator[AgentServer]:
+    """The multi-agent worker (offline voice, jobs on threads of this process) on ``server``,
+    registered and taking jobs, closed on exit."""
+    worker = build_server(
+        voice="offline",
+        ws_url=server.url,
+        api_key=server.api_key,
+        api_secret=server.api_secret,
+        executor=JobExecutorType.THREAD,
+    )
+    registered = asyncio.Event()
+    worker.on("worker_registered", lambda *_: registered.set())
+    run_task = asyncio.create_task(worker.run(devmode=True))
+    try:
+        await asyncio.wait_for(registered.wait(), scaled(30))
+        await wait_until_jobs_dispatched(server, 60)
+        yield worker
+    finally:
+        await worker.aclose()
+        await asyncio.wait_for(run_task, scaled(30))

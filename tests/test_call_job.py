@@ -7,7 +7,6 @@ audible, its own lines in the moderated order, and never two agents speaking at 
 
 from __future__ import annotations
 
-import asyncio
 import io
 import itertools
 import json
@@ -20,11 +19,10 @@ from typing import Any
 
 import pytest
 from helpers import PROJECT, scaled
-from livekit.agents import AgentServer, JobExecutorType
-from reliability_support import wait_until_jobs_dispatched
+from livekit.agents import AgentServer
+from reliability_support import thread_worker
 
 from agents.constants import AGENT_STATE_ATTRIBUTE, ROLE_ATTRIBUTE
-from agents.multi_agent_worker import build_server
 from agents.scenario import Scenario, load_scenario, parse_scenario
 from agents.tokens import observer_token
 from tui.cluster.load import RoomWatch
@@ -52,23 +50,8 @@ test_worker_e2e); the worker's own turn timings check the hand-over exactly."""
 
 @pytest.fixture(scope="module")
 async def worker(livekit_server: LocalServer) -> AsyncIterator[AgentServer]:
-    server = build_server(
-        voice="offline",
-        ws_url=livekit_server.url,
-        api_key=livekit_server.api_key,
-        api_secret=livekit_server.api_secret,
-        executor=JobExecutorType.THREAD,
-    )
-    registered = asyncio.Event()
-    server.on("worker_registered", lambda *_: registered.set())
-    run_task = asyncio.create_task(server.run(devmode=True))
-    try:
-        await asyncio.wait_for(registered.wait(), scaled(30))
-        await wait_until_jobs_dispatched(livekit_server, 60)
-        yield server
-    finally:
-        await server.aclose()
-        await asyncio.wait_for(run_task, scaled(30))
+    async with thread_worker(livekit_server) as running:
+        yield running
 
 
 @dataclass

@@ -10,10 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 from helpers import assert_every_line_arrived, scaled
 from livekit import api, rtc
-from livekit.agents import AgentServer, JobExecutorType
-from reliability_support import wait_until_jobs_dispatched
+from livekit.agents import AgentServer
+from reliability_support import thread_worker
 
-from agents.multi_agent_worker import build_server
 from agents.observer_wait import observer_present, wait_for_observer
 from agents.tokens import agent_token, observer_token
 from tui.cluster.load import RoomWatch, scripted_scenario
@@ -81,23 +80,8 @@ async def test_an_unreachable_server_starts_the_call_at_once() -> None:
 
 @pytest.fixture
 async def worker(livekit_server: LocalServer) -> AsyncIterator[AgentServer]:
-    server = build_server(
-        voice="offline",
-        ws_url=livekit_server.url,
-        api_key=livekit_server.api_key,
-        api_secret=livekit_server.api_secret,
-        executor=JobExecutorType.THREAD,
-    )
-    registered = asyncio.Event()
-    server.on("worker_registered", lambda *_: registered.set())
-    run_task = asyncio.create_task(server.run(devmode=True))
-    try:
-        await asyncio.wait_for(registered.wait(), scaled(30))
-        await wait_until_jobs_dispatched(livekit_server, 60)
-        yield server
-    finally:
-        await server.aclose()
-        await asyncio.wait_for(run_task, scaled(30))
+    async with thread_worker(livekit_server) as running:
+        yield running
 
 
 async def test_a_late_observer_of_a_watched_room_hears_the_call_from_its_first_line(
