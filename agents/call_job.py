@@ -248,7 +248,7 @@ class CallJob:
         def on_turn(turn: Turn) -> None:
             seat = self.seats[turn.role]
             logger.info("%s: %s", seat.persona.name, turn.text)
-            seat.lines_said += 1
+            seat.said.add(turn.text)
             self.events(turn.role, "turn", turn_payload(turn))
 
         parties = [
@@ -314,6 +314,11 @@ class CallJob:
             await seat.publisher.aclose()
         for seat in self.seats.values():
             await seat.receipts.aclose()
+        with contextlib.suppress(TimeoutError):  # no attribute update outlives the job
+            await asyncio.wait_for(
+                asyncio.gather(*(seat.said.flush() for seat in self.seats.values())),
+                SETTLE_TIMEOUT_S,
+            )
         for seat in self.others:
             with contextlib.suppress(Exception):
                 await seat.room.disconnect()
@@ -353,6 +358,8 @@ class CallJob:
         """
         seats = list(self.seats.values())
         await asyncio.gather(*(seat.publisher.flush() for seat in seats))
+        # the attribute that lets an observer recover a cut last line (agents.said_lines)
+        await asyncio.gather(*(seat.said.flush() for seat in seats))
         connected = all(seat.room.isconnected() for seat in seats)
         if connected and not await receive_everything(seats, SETTLE_TIMEOUT_S):
             logger.warning(

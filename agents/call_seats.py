@@ -4,12 +4,13 @@ and the last-lines wait they share (docs/architecture.md, "Facts that shape the 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from livekit import rtc
 from livekit.agents import AgentSession, room_io
 
 from agents.room_receipts import PeerReceipts
+from agents.said_lines import SaidLinesPublisher
 from agents.scenario import Persona, Role
 from agents.session_publisher import SessionEventPublisher
 
@@ -48,7 +49,15 @@ class Seat:
     """The agent its session links to: the next one in the list, so that every session being
     ready means that every agent joined."""
     session: AgentSession[None] | None = None
-    lines_said: int = 0
+    said: SaidLinesPublisher = field(init=False)
+    """The lines this agent finished saying, kept as its participant attribute."""
+
+    def __post_init__(self) -> None:
+        self.said = SaidLinesPublisher(self.room)
+
+    @property
+    def lines_said(self) -> int:
+        return len(self.said.lines)
 
     @property
     def role(self) -> Role:

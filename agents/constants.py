@@ -8,6 +8,9 @@ AGENT_NAME = "dispatch-multi-agent"
 ROLE_ATTRIBUTE = "dispatch.role"
 """Participant attribute carrying ``dispatcher`` or ``driver``."""
 
+SAID_LINES_ATTRIBUTE = "dispatch.said"
+"""Participant attribute with the lines the agent said (see :mod:`agents.said_lines`)."""
+
 AGENT_STATE_ATTRIBUTE = "lk.agent.state"
 TRANSCRIPTION_TOPIC = "lk.transcription"
 TRANSCRIPTION_FINAL_ATTRIBUTE = "lk.transcription_final"

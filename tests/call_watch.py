@@ -25,6 +25,18 @@ from tui.core.room_model import RoomModel
 from tui.core.room_watch import RoomWatch
 from tui.core.settings import LiveKitSettings
 
+LEVEL_INTERVAL_S = 0.1
+"""How often the watch's meters report a level (RoomWatch's default)."""
+AUDIBLE_PAUSE_S = 0.4
+"""Silence shorter than this inside one agent's audio is a pause between words, not a turn."""
+
+
+def overlaps(
+    first: list[tuple[float, float]], second: list[tuple[float, float]], slack_s: float
+) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """Pairs of intervals, one of each list, that share more than ``slack_s``."""
+    return [(a, b) for a in first for b in second if min(a[1], b[1]) - max(a[0], b[0]) > slack_s]
+
 
 class CallWatch:
     """``room`` on ``server`` watched into ``model`` (the test applies its voice and worker
@@ -46,6 +58,7 @@ class CallWatch:
             self.control,
             self._apply,
             poll_interval_s=0.5,
+            level_interval_s=LEVEL_INTERVAL_S,
             observer_identity=f"obs-{uuid.uuid4().hex[:6]}",
             log_errors=log_errors,
         )
@@ -123,6 +136,24 @@ class CallWatch:
             e.rms_dbfs for e in self.events if isinstance(e, AudioLevel) and e.identity == identity
         ]
         return max(mine, default=-120.0)
+
+    def audible_intervals(
+        self, identity: str, threshold_dbfs: float, *, pause_s: float = AUDIBLE_PAUSE_S
+    ) -> list[tuple[float, float]]:
+        """When the observer heard ``identity`` above ``threshold_dbfs``, by its clock: runs of
+        loud meter reports, pauses between words up to ``pause_s`` bridged. Each report covers the
+        meter interval before it, so a run starts one interval before its first loud report."""
+        intervals: list[tuple[float, float]] = []
+        for event in self.events:
+            if not (isinstance(event, AudioLevel) and event.identity == identity):
+                continue
+            if event.rms_dbfs <= threshold_dbfs:
+                continue
+            if intervals and event.at - intervals[-1][1] <= pause_s:
+                intervals[-1] = (intervals[-1][0], event.at)
+            else:
+                intervals.append((event.at - LEVEL_INTERVAL_S, event.at))
+        return intervals
 
     def speaking_intervals(self, identity: str) -> list[tuple[float, float]]:
         """When ``lk.agent.state`` said ``speaking``, by the observer's clock."""

@@ -116,6 +116,8 @@ def assert_every_line_arrived(watch: RoomWatch) -> None:
     scenario = scripted_scenario()
     for role, persona in (("dispatcher", scenario.dispatcher), ("driver", scenario.driver)):
         expected = [text for speaker, text in GOODBYE_SCRIPT if speaker == role]
-        assert watch.said_by(persona.identity) == expected, f"{watch.room}: {watch.lines}"
+        assert watch.said_by(persona.identity) == expected, (
+            f"{watch.room}: {watch.lines}; observer journal:\n" + "\n".join(watch.journal)
+        )
     assert watch.call_order() == list(GOODBYE_SCRIPT), f"{watch.room}: {watch.turns}"
     assert watch.completed, f"{watch.room}: the agents did not leave after the goodbyes"

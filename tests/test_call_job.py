@@ -22,7 +22,8 @@ from helpers import PROJECT, scaled
 from livekit.agents import AgentServer
 from reliability_support import thread_worker
 
-from agents.constants import AGENT_STATE_ATTRIBUTE, ROLE_ATTRIBUTE
+from agents.constants import AGENT_STATE_ATTRIBUTE, ROLE_ATTRIBUTE, SAID_LINES_ATTRIBUTE
+from agents.said_lines import SaidLines, decode_said
 from agents.scenario import Scenario, load_scenario, parse_scenario
 from agents.tokens import observer_token
 from tui.cluster.load import RoomWatch
@@ -64,9 +65,15 @@ class CallWatch:
     loudest: dict[str, float] = field(default_factory=dict)
     states: list[tuple[float, str, str]] = field(default_factory=list)
     events: list[SessionEvent] = field(default_factory=list)
+    said: dict[str, SaidLines] = field(default_factory=dict)
+    """Identity -> the last said-lines attribute (agents.said_lines) the observer saw."""
 
     def sink(self, event: DomainEvent) -> None:
         self.watch.sink(event)
+        if isinstance(event, ParticipantJoined | AttributesChanged):
+            said = decode_said(dict(event.attributes).get(SAID_LINES_ATTRIBUTE, ""))
+            if said is not None:
+                self.said[event.identity] = said
         if isinstance(event, ParticipantJoined):
             attributes = dict(event.attributes)
             self.joined[event.identity] = (event.name, attributes.get(ROLE_ATTRIBUTE, ""))
@@ -121,6 +128,8 @@ def assert_moderated_call(
         assert call.loudest.get(identity, -200.0) > AUDIBLE_DBFS, f"{persona.name} not heard"
         own = [text for role, text in lines if role == persona.role]
         assert call.watch.said_by(identity) == own, call.watch.lines
+        # what an observer recovers a cut line from, before the agent left
+        assert call.said[identity] == SaidLines(len(own), tuple(own)), persona.name
     assert call.watch.call_order() == list(lines)
     started = {event.role: event.payload for event in call.of("session_started")}
     assert {role: p["identity"] for role, p in started.items()} == {

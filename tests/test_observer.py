@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pytest
+from helpers import scaled
 from livekit import api, rtc
 
 from agents.constants import TRANSCRIPTION_TOPIC
@@ -38,7 +39,7 @@ from tui.core.local_server import LocalServer
 from tui.core.observer import ObserverError, RoomObserver, observer_grants
 from tui.core.state import RoomState
 
-TIMEOUT_S = 10.0
+TIMEOUT_S = scaled(10.0)
 SAMPLE_RATE = 48_000
 FRAME_SAMPLES = SAMPLE_RATE // 100  # 10 ms
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from call_watch import overlaps
 from helpers import eventually
 from realtime_faults import Fault
 from realtime_standin import RealtimeStandIn
@@ -50,9 +51,9 @@ from tui.ui.widgets.agent_pane import AgentPane
 from tui.ui.widgets.diagnostics_panel import CheckRow
 
 pytestmark = pytest.mark.e2e
-OVERLAP_SLACK_S = 0.05
-"""The two agents' state attributes reach the observer over separate paths (see
-test_worker_e2e); the turn events check the hand-over exactly."""
+OVERLAP_SLACK_S = 0.1
+"""One meter interval: the agents' audio reaches the observer on separate tracks, each through
+its own jitter buffer; the turn events check the hand-over exactly."""
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +110,10 @@ async def test_a_realtime_call_completes_with_both_agents_audible_in_turns(
             for a, b in itertools.pairwise(turns)
         ]
         assert all(gap > 0 for gap in gaps), gaps
-        for tim in watch.speaking_intervals(TIM):
-            for chris in watch.speaking_intervals(CHRIS):
-                assert tim[1] <= chris[0] + OVERLAP_SLACK_S or chris[1] <= tim[0] + OVERLAP_SLACK_S
+        # as heard: each agent's state attribute reaches the observer on its own signal path,
+        # so their order can flip under load; the audio is what a listener hears
+        heard = [watch.audible_intervals(who, AUDIBLE_DBFS) for who in (TIM, CHRIS)]
+        assert not overlaps(*heard, OVERLAP_SLACK_S), heard
         assert len(watch.speaking_intervals(TIM)) == len(watch.speaking_intervals(CHRIS)) == 3
 
         # per-turn latency reaches the dashboard: every turn is timed, and the panes' book reads it

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
-from call_watch import CallWatch
+from call_watch import CallWatch, overlaps
 from realtime_standin import RealtimeStandIn
 from realtime_support import (
     AUDIBLE_DBFS,
@@ -53,8 +53,9 @@ ADDRESSED_SCRIPT: Final = (  # each line names the next speaker, never the next 
     ("driver", "Bye Rosa, bye Tim."),
 )
 ROUND_ROBIN: Final = ("dispatcher", "driver", "receiver") * 2
-OVERLAP_SLACK_S = 0.05
-"""Agents' state attributes reach the observer over separate paths (see test_worker_e2e)."""
+OVERLAP_SLACK_S = 0.1
+"""One meter interval: two agents' audio reaches the observer on separate tracks, each through
+its own jitter buffer."""
 
 
 def three_agents(turn_order: str = "addressed") -> Scenario:
@@ -147,15 +148,14 @@ async def test_the_realtime_floor_passes_to_the_agent_named_or_round_the_list(
 
 
 def _assert_no_overlap(watch: CallWatch) -> None:
+    """No two agents audible at once, as the observer heard them. Their state attributes are
+    not the measure: each agent's reaches the observer on its own signal path, and beside a
+    burner one arrived 0.33 s after the next agent's "speaking" while the worker's own
+    timestamps had them a gap apart."""
     for one, other in itertools.combinations(IDENTITY.values(), 2):
-        for a in watch.speaking_intervals(one):
-            for b in watch.speaking_intervals(other):
-                assert a[1] <= b[0] + OVERLAP_SLACK_S or b[1] <= a[0] + OVERLAP_SLACK_S, (
-                    one,
-                    a,
-                    other,
-                    b,
-                )
+        heard = [watch.audible_intervals(who, AUDIBLE_DBFS) for who in (one, other)]
+        assert all(heard), (one, other, heard)
+        assert not overlaps(*heard, OVERLAP_SLACK_S), (one, other, heard)
 
 
 def _assert_everyone_heard_every_line(

@@ -77,10 +77,14 @@ class RoomWatch:
     ended_at: float | None = None
     """When both agents had left after joining (monotonic)."""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    journal: list[str] = field(default_factory=list)
+    """What the observer saw, timed from creation: each segment's first words and its end
+    (final or cut), joins and departures. A failing test prints it."""
 
     def sink(self, event: DomainEvent) -> None:
         """The observer's sink: cheap bookkeeping, then wake whoever waits on ``changed``."""
         now = time.monotonic()
+        self._note(event, now)
         if isinstance(event, ParticipantJoined) and event.identity in self.agents:
             self.joined.add(event.identity)
             self.left.discard(event.identity)
@@ -105,6 +109,18 @@ class RoomWatch:
 
     turns: dict[int, tuple[str, str]] = field(default_factory=dict)
     """Turn index -> ``(role, text)``, from the agents' own session events."""
+
+    def _note(self, event: DomainEvent, now: float) -> None:
+        at = f"{now - self.created_at:7.2f}s"
+        if isinstance(event, TranscriptSegment):
+            if event.segment_id not in self.first_seen:
+                self.journal.append(f"{at} {event.identity} starts {event.segment_id}")
+            elif not event.final:
+                return  # growing text: too many to keep
+            else:
+                self.journal.append(f"{at} {event.identity} final {event.text.strip()!r}")
+        elif isinstance(event, (ParticipantJoined, ParticipantLeft)):
+            self.journal.append(f"{at} {type(event).__name__} {event.identity}")
 
     @property
     def lines(self) -> list[tuple[str, str]]:
@@ -277,15 +293,15 @@ async def run_conversations(
     scenario = scenario or scripted_scenario()
     started = time.monotonic()
     watches = list(await asyncio.gather(*(session.open_room(i, scenario) for i in range(rooms))))
-    await asyncio.gather(
-        *(w.wait_until(lambda w: w.both_agents_at is not None, timeout_s) for w in watches)
-    )
-    # read the jobs while every job is still running: once a call ends its job state is final,
-    # but the dispatch disappears with the room
-    jobs = {
-        w.room: await session.assigned_jobs(w.room, i % len(session.urls))
-        for i, w in enumerate(watches)
-    }
+
+    async def jobs_while_talking(index: int, watch: RoomWatch) -> tuple[str, list[RoomJob]]:
+        # each room's jobs as soon as its agents talk: a call that ended before its jobs were
+        # read has no participant left, and its job reads as lost (one by one after all ten
+        # had their agents, the last rooms' calls had ended at load 29)
+        await watch.wait_until(lambda w: w.both_agents_at is not None, timeout_s)
+        return watch.room, await session.assigned_jobs(watch.room, index % len(session.urls))
+
+    jobs = dict(await asyncio.gather(*(jobs_while_talking(i, w) for i, w in enumerate(watches))))
     remaining = max(1.0, timeout_s - (time.monotonic() - started))
     await asyncio.gather(*(w.wait_until(lambda w: w.completed, remaining) for w in watches))
     result = LoadResult(watches=watches, jobs=jobs, wall_s=time.monotonic() - started)

@@ -1,0 +1,98 @@
+"""Recovering the lines whose transcript streams were cut (tui.core.said_ledger): pure rules
+here; tests/test_cluster.py's ten-room test is the end-to-end case (a call's last line cut on
+a busy machine)."""
+
+from __future__ import annotations
+
+from agents.constants import SAID_LINES_ATTRIBUTE
+from agents.said_lines import SaidLines, encode_said
+from tui.core.events import AttributesChanged, ParticipantJoined, TranscriptSegment
+from tui.core.said_ledger import SaidLedger, unheard
+
+CHRIS = "driver-chris"
+
+
+def said(*lines: str, count: int | None = None) -> SaidLines:
+    return SaidLines(len(lines) if count is None else count, lines)
+
+
+def test_nothing_is_unheard_when_every_line_arrived() -> None:
+    assert unheard(said("Hey Tim.", "Goodbye Tim."), ["Hey Tim.", "Goodbye  Tim. "]) == []
+
+
+def test_the_lines_after_the_last_heard_are_unheard() -> None:
+    assert unheard(said("Hey Tim.", "Sure.", "Goodbye Tim."), ["Hey Tim."]) == [
+        "Sure.",
+        "Goodbye Tim.",
+    ]
+
+
+def test_a_repeated_line_is_matched_in_order() -> None:
+    assert unheard(said("Yes.", "Yes."), ["Yes."]) == ["Yes."]
+
+
+def test_a_line_heard_in_other_words_is_not_recovered_twice() -> None:
+    # a realtime transcript may differ from the text the relay recorded: the count says so
+    assert unheard(said("Hey Tim.", "Goodbye Tim."), ["Hey, Tim.", "Goodbye Tim."]) == []
+    assert unheard(said("Hey Tim.", "Goodbye Tim."), ["Hey, Tim."]) == ["Goodbye Tim."]
+
+
+def test_a_late_joiner_gets_no_earlier_lines_appended() -> None:
+    # joined after two lines: heard only the third and fourth
+    window = said("one", "two", "three", "four")
+    assert unheard(window, ["three", "four"]) == []
+    assert unheard(window, ["three"]) == ["four"]
+
+
+def test_only_lines_in_the_window_can_be_recovered() -> None:
+    assert unheard(said("nine", "ten", count=10), []) == ["nine", "ten"]
+
+
+def _segment(segment_id: str, text: str, final: bool) -> TranscriptSegment:
+    return TranscriptSegment("room", CHRIS, segment_id, text, final=final, track_id="TR_1")
+
+
+def _attributes(*lines: str) -> tuple[tuple[str, str], ...]:
+    return ((SAID_LINES_ATTRIBUTE, encode_said(list(lines))),)
+
+
+def test_a_cut_stream_is_finished_under_its_own_segment_id() -> None:
+    ledger = SaidLedger("room")
+    ledger.seen(ParticipantJoined("room", CHRIS, attributes=_attributes()))
+    ledger.seen(_segment("SG_1", "Hey Tim.", final=True))
+    ledger.seen(AttributesChanged("room", CHRIS, _attributes("Hey Tim."), ()))
+    ledger.seen(_segment("SG_2", "Goodbye", final=False))  # then the stream was cut
+    ledger.seen(AttributesChanged("room", CHRIS, _attributes("Hey Tim.", "Goodbye Tim."), ()))
+    [recovered] = ledger.recover(CHRIS)
+    assert (recovered.segment_id, recovered.text, recovered.final) == (
+        "SG_2",
+        "Goodbye Tim.",
+        True,
+    )
+    assert recovered.track_id == "TR_1"
+    assert ledger.recover(CHRIS) == [], "recovered once"
+
+
+def test_a_line_never_started_gets_an_id_of_its_own() -> None:
+    ledger = SaidLedger("room")
+    ledger.seen(_segment("SG_1", "Hey Tim.", final=True))
+    ledger.seen(AttributesChanged("room", CHRIS, _attributes("Hey Tim.", "Goodbye Tim."), ()))
+    [recovered] = ledger.recover(CHRIS)
+    assert recovered.segment_id == f"said:{CHRIS}:1"
+    assert recovered.text == "Goodbye Tim."
+
+
+def test_a_participant_without_the_attribute_recovers_nothing() -> None:
+    ledger = SaidLedger("room")
+    ledger.seen(_segment("SG_1", "Hey", final=False))
+    assert ledger.recover(CHRIS) == []
+
+
+def test_owed_lines_are_those_not_heard_yet() -> None:
+    ledger = SaidLedger("room")
+    ledger.seen(AttributesChanged("room", CHRIS, _attributes("Hey Tim.", "Goodbye Tim."), ()))
+    ledger.seen(_segment("SG_1", "Hey Tim.", final=True))
+    assert ledger.owed(CHRIS) == ["Goodbye Tim."]
+    ledger.seen(_segment("SG_2", "Goodbye Tim.", final=True))
+    assert ledger.owed(CHRIS) == []
+    assert ledger.recover(CHRIS) == []
