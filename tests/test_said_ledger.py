@@ -96,3 +96,22 @@ def test_owed_lines_are_those_not_heard_yet() -> None:
     ledger.seen(_segment("SG_2", "Goodbye Tim.", final=True))
     assert ledger.owed(CHRIS) == []
     assert ledger.recover(CHRIS) == []
+
+
+def test_history_is_every_line_said_before_anything_was_heard_once() -> None:
+    ledger = SaidLedger("room")
+    ledger.seen(ParticipantJoined("room", CHRIS, attributes=_attributes("Hey Tim.", "Sure.")))
+    history = ledger.history(CHRIS)
+    assert [(s.segment_id, s.text, s.final) for s in history] == [
+        (f"said:{CHRIS}:0", "Hey Tim.", True),
+        (f"said:{CHRIS}:1", "Sure.", True),
+    ]
+    assert ledger.history(CHRIS) == [], "once"
+    assert ledger.owed(CHRIS) == [], "they count as heard"
+
+
+def test_no_history_for_a_speaker_already_heard() -> None:
+    ledger = SaidLedger("room")
+    ledger.seen(_segment("SG_1", "Hey", final=False))
+    ledger.seen(AttributesChanged("room", CHRIS, _attributes("Hey Tim."), ()))
+    assert ledger.history(CHRIS) == []

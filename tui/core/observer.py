@@ -17,9 +17,11 @@ What it reports and why:
   its participant publishes (:mod:`tui.core.session_channel`);
 - transcripts from the ``lk.transcription`` text streams, read incrementally so a segment appears
   as it is spoken; whether it is final is only known from the stream's trailer;
+- what an agent said before the observer joined, from its said-lines attribute (no transcript
+  is replayed to a late joiner);
 - a departure only after the lines the participant said (its said-lines attribute): the
-  observer waits up to :data:`DEPARTURE_WAIT_S` for their streams, then recovers the rest from
-  the attribute (:mod:`tui.core.said_ledger`); a late copy of a recovered line is dropped.
+  observer waits a moment for their streams, then recovers the rest from the attribute; a late
+  copy of a recovered line is dropped (:mod:`tui.core.line_keeper`).
 
 The token must grant ``hidden=True`` and no publishing (see :func:`observer_grants`): the agents
 must not see the dashboard, and the server still delivers text streams to hidden participants.
@@ -41,23 +43,15 @@ from tui.core.events import (
     DomainEvent,
     ObserverState,
     ObserverStatus,
-    ParticipantJoined,
-    ParticipantLeft,
-    TranscriptSegment,
 )
+from tui.core.line_keeper import LineKeeper
 from tui.core.redaction import redact_tokens
 from tui.core.room_events import ROOM_EVENTS, RoomEvents
 from tui.core.room_readers import read_levels, read_transcript
-from tui.core.said_ledger import SaidLedger
 from tui.core.session_channel import SessionChannelReader
 
 logger = logging.getLogger("tui.observer")
 
-DEPARTURE_WAIT_S = 5.0
-"""How long a departure waits for lines the participant said (its said-lines attribute) to
-arrive as transcripts before they are recovered from the attribute: on a busy machine the data
-channel ran 4 s behind the departure, which comes over the signal connection."""
-DEPARTURE_POLL_S = 0.05
 
 Sink = Callable[[DomainEvent], object]
 AudioSink = Callable[[str, rtc.AudioFrame], None]
@@ -131,9 +125,8 @@ class RoomObserver:
             stop_meters_of=self._stop_meters_of,
         )
         self._session_channel = SessionChannelReader(room_name, self._emit)
-        self._ledger = SaidLedger(room_name)
         self._readers: dict[str, set[asyncio.Task[None]]] = {}  # transcript readers by identity
-        self._recovered: set[str] = set()  # departed with lines recovered: later copies dropped
+        self._lines = LineKeeper(room_name, self._deliver, self._spawn, self._reading)
         self._started = False
         self._closed = False
         self.connect_seconds: float | None = None
@@ -267,49 +260,11 @@ class RoomObserver:
     # -- helpers
 
     def _emit(self, event: DomainEvent) -> None:
-        if isinstance(event, ParticipantLeft):
-            self._depart(event)
-            return
-        if isinstance(event, ParticipantJoined):
-            self._recovered.discard(event.identity)  # a new session: its lines are new
-        elif isinstance(event, TranscriptSegment) and event.identity in self._recovered:
-            # everything it said was heard or recovered at its departure: this is a late copy
-            logger.debug("%s: late transcript from %s dropped", self.room_name, event.identity)
-            return
-        self._ledger.seen(event)
-        self._deliver(event)
+        self._lines.emit(event)
 
-    def _depart(self, left: ParticipantLeft) -> None:
-        """Report a departure after everything the participant said (see the module doc)."""
-        if not self._awaiting_lines(left.identity):
-            self._recover_then(left)
-            return
-        self._spawn(self._depart_later(left), f"departure:{left.identity}")
-
-    def _awaiting_lines(self, identity: str) -> bool:
-        readers = self._readers.get(identity, set())
-        return any(not task.done() for task in readers) or bool(self._ledger.owed(identity))
-
-    async def _depart_later(self, left: ParticipantLeft) -> None:
-        # the data channel can run seconds behind the departure: wait for the lines said
-        deadline = time.monotonic() + DEPARTURE_WAIT_S
-        while self._awaiting_lines(left.identity) and time.monotonic() < deadline:
-            await asyncio.sleep(DEPARTURE_POLL_S)
-        self._recover_then(left)
-
-    def _recover_then(self, left: ParticipantLeft) -> None:
-        for segment in self._ledger.recover(left.identity):
-            logger.info(
-                "%s: recovered %s's line %r from its said-lines attribute (its transcript "
-                "stream had not arrived %.0f s after it left)",
-                self.room_name,
-                left.identity,
-                segment.text,
-                DEPARTURE_WAIT_S,
-            )
-            self._recovered.add(left.identity)
-            self._deliver(segment)
-        self._deliver(left)
+    def _reading(self, identity: str) -> bool:
+        """Whether a transcript stream of ``identity`` is still being read."""
+        return any(not task.done() for task in self._readers.get(identity, ()))
 
     def _deliver(self, event: DomainEvent) -> None:
         try:

@@ -8,9 +8,12 @@ the SDK hears of the departure is cut. When an agent leaves, the observer waits 
 and emits them as final segments: a stream that was cut keeps its segment id (its partial text
 is replaced), a line never started gets an id of its own.
 
-Only lines after the last one heard count, and never more than the attribute's count says are
-missing: a line heard with other words (a realtime transcript) is not recovered twice, and a
-late joiner does not get earlier lines appended at the end.
+An observer that joins after an agent spoke gets that agent's earlier lines from the same
+attribute (:meth:`SaidLedger.history`): LiveKit replays no transcript to a late joiner.
+
+At a departure, only lines after the last one heard count, and never more than the
+attribute's count says are missing: a line heard with other words (a realtime transcript) is
+not recovered twice, and a late joiner does not get earlier lines appended at the end.
 """
 
 from __future__ import annotations
@@ -80,6 +83,30 @@ class SaidLedger:
             if said is not None:
                 self._speakers.setdefault(event.identity, _Speaker()).said = said
 
+    def history(self, identity: str) -> list[TranscriptSegment]:
+        """Final segments for the lines ``identity`` said before this observer could hear it
+        (it was in the room before the observer joined): every line of its attribute while
+        nothing was heard from it. Once; they then count as heard."""
+        speaker = self._speakers.get(identity)
+        if speaker is None or speaker.said is None or speaker.heard or speaker.cut:
+            return []
+        first = speaker.said.count - len(speaker.said.lines)
+        speaker.heard.extend(speaker.said.lines)
+        return [
+            self._final(identity, f"said:{identity}:{first + offset}", text, "")
+            for offset, text in enumerate(speaker.said.lines)
+        ]
+
+    def _final(self, identity: str, segment_id: str, text: str, track_id: str) -> TranscriptSegment:
+        return TranscriptSegment(
+            room=self._room,
+            identity=identity,
+            segment_id=segment_id,
+            text=text,
+            final=True,
+            track_id=track_id,
+        )
+
     def owed(self, identity: str) -> list[str]:
         """The lines ``identity`` said that have not arrived in full (yet)."""
         speaker = self._speakers.get(identity)
@@ -103,14 +130,5 @@ class SaidLedger:
             segment_id, track_id = (
                 cut[slot] if slot >= 0 else (f"said:{identity}:{first_index + offset}", "")
             )
-            segments.append(
-                TranscriptSegment(
-                    room=self._room,
-                    identity=identity,
-                    segment_id=segment_id,
-                    text=text,
-                    final=True,
-                    track_id=track_id,
-                )
-            )
+            segments.append(self._final(identity, segment_id, text, track_id))
         return segments
