@@ -158,6 +158,7 @@ class Admission:
         self._accepted: dict[str, float] = {}  # job id -> accepted at, until it runs
         self._started: dict[str, float] = {}  # job id -> accepted at, for STARTING_S
         self._lock = threading.Lock()  # load() runs on an executor thread
+        self._note_lock = threading.Lock()  # and may note a change with try_admit at once
         self._full_reason: str | None = None
         self._announced = False
 
@@ -238,12 +239,13 @@ class Admission:
 
     def _note(self, reason: str | None) -> None:
         """Log once when the worker becomes full and once when it has room again."""
-        if reason is not None and self._full_reason is None:
-            logger.warning(
-                "worker full, refusing new calls (the server offers them to other workers): %s; "
-                "DISPATCH_WORKER_CAPACITY sets the limit",
-                reason,
-            )
-        elif reason is None and self._full_reason is not None:
-            logger.info("worker has room again: taking new calls")
-        self._full_reason = reason
+        with self._note_lock:
+            if reason is not None and self._full_reason is None:
+                logger.warning(
+                    "worker full, refusing new calls (the server offers them to other workers): "
+                    "%s; DISPATCH_WORKER_CAPACITY sets a fixed limit",
+                    reason,
+                )
+            elif reason is None and self._full_reason is not None:
+                logger.info("worker has room again: taking new calls")
+            self._full_reason = reason
