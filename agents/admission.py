@@ -7,9 +7,8 @@ garbles every call on it, so :class:`Admission` refuses a call when
 
 - the calls running or accepted reach the worker's capacity: ``$DISPATCH_WORKER_CAPACITY`` (a
   plain count), else measured: :func:`calibrated_capacity` (a call's CPU cost against the
-  cores, :mod:`agents.machine_capacity`) times the share of the machine other processes leave
-  (:class:`~agents.machine_capacity.MachineShare`), with a call in its first ``STARTING_S``
-  counting ``STARTING_WEIGHT`` (a burst offered within a second is not all taken), or
+  cores, :mod:`agents.machine_capacity`), with a call in its first ``STARTING_S`` counting
+  ``STARTING_WEIGHT`` (a burst offered within a second is not all taken), or
 - with at least one call running, the worker's event loop falls behind (:class:`LoopLag`): the
   machine is already too busy to serve another call in real time.
 
@@ -22,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import threading
 import time
@@ -132,9 +130,8 @@ class Admission:
     """Decides whether a worker takes another call, and the load it reports.
 
     ``lag`` reads the worker loop's lag in seconds (:meth:`LoopLag.lag_s`); None leaves it out.
-    ``share`` reads the share of the machine left to the worker (:meth:`MachineShare.fraction`):
-    the capacity in use is ``capacity`` times it. ``starting_weight`` is what a call counts for
-    during its first ``STARTING_S`` (1: a plain count of calls).
+    ``starting_weight`` is what a call counts for during its first ``STARTING_S`` (1: a plain
+    count of calls).
     """
 
     def __init__(
@@ -143,7 +140,6 @@ class Admission:
         *,
         lag: Callable[[], float] | None = None,
         lag_limit_s: float = DEFAULT_LAG_LIMIT_S,
-        share: Callable[[], float] | None = None,
         starting_weight: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -152,7 +148,6 @@ class Admission:
         self.capacity = capacity
         self._lag = lag
         self._lag_limit_s = lag_limit_s
-        self._share = share
         self._starting_weight = starting_weight
         self._clock = clock
         self._accepted: dict[str, float] = {}  # job id -> accepted at, until it runs
@@ -184,23 +179,14 @@ class Admission:
         with self._lock:
             self._accepted.pop(job_id, None)
 
-    def capacity_now(self) -> int:
-        """The calls the worker takes at once now: ``capacity`` times the machine's share."""
-        if self._share is None:
-            return self.capacity
-        return max(1, math.floor(self.capacity * self._share() + 1e-9))
-
     def _refusal(self, calls: int, used: float) -> str | None:
         """Why another call would be refused, or None to accept it."""
         if not calls:
             return None  # a free worker never refuses
-        capacity = self.capacity_now()
-        if used >= capacity:
-            detail = f"{calls} of {capacity} calls running"
+        if used >= self.capacity:
+            detail = f"{calls} of {self.capacity} calls running"
             if used > calls:
                 detail += f" (starting calls count {self._starting_weight:g})"
-            if capacity < self.capacity:
-                detail += f"; other work leaves {capacity} of {self.capacity}"
             return detail
         if self._lag is not None:
             lag = self._lag()
@@ -235,7 +221,7 @@ class Admission:
         self._note(reason)
         if reason is not None:
             return 1.0
-        return SERVER_LOAD_TARGET * used / self.capacity_now()
+        return SERVER_LOAD_TARGET * used / self.capacity
 
     def _note(self, reason: str | None) -> None:
         """Log once when the worker becomes full and once when it has room again."""

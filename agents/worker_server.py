@@ -30,7 +30,6 @@ from agents.constants import (
     WORKER_ID_ATTRIBUTE,
     WORKER_PID_ATTRIBUTE,
 )
-from agents.machine_capacity import MachineShare
 from agents.scenario_source import default_scenario, scenario_for_job
 from agents.voices import VoiceConfigError, build_realtime_model, resolve_voice_mode
 from agents.worker_config import WorkerConfig
@@ -104,17 +103,11 @@ def worker_capacity(env: Mapping[str, str] | None = None) -> int | None:
 
 
 def measured_admission(lag: LoopLag) -> Admission:
-    """Admission by what this machine runs in real time: :func:`calibrated_capacity` scaled by
-    the share other processes leave (:class:`MachineShare`), starting calls counting
-    ``STARTING_WEIGHT``, and refusal while ``lag`` (the worker's loop; an in-process worker's is
-    also the dashboard's, which lags only when the whole process is short of CPU) is late."""
-    share = MachineShare()
-    return Admission(
-        calibrated_capacity(cores=share.cores),
-        lag=lag.lag_s,
-        share=share.fraction,
-        starting_weight=STARTING_WEIGHT,
-    )
+    """Admission by what this machine runs in real time: :func:`calibrated_capacity`, starting
+    calls counting ``STARTING_WEIGHT``, and refusal while ``lag`` (the worker's loop; an
+    in-process worker's is also the dashboard's, which lags only when the whole process is
+    short of CPU) is late."""
+    return Admission(calibrated_capacity(), lag=lag.lag_s, starting_weight=STARTING_WEIGHT)
 
 
 def start_rtc_runtime() -> None:
