@@ -5,8 +5,10 @@ livekit-server offers a dispatch to one registered worker at a time; a worker th
 no worker takes stays unassigned. Taking more calls than the machine can run in real time
 garbles every call on it, so :class:`Admission` refuses a call when
 
-- the calls running or accepted reach the worker's capacity (``$DISPATCH_WORKER_CAPACITY``, else
-  :func:`calibrated_capacity`, measured on this machine at start), or
+- the calls running or accepted reach the worker's capacity: ``$DISPATCH_WORKER_CAPACITY`` (a
+  plain count), else measured: :func:`calibrated_capacity` (a call's CPU cost against the
+  cores, :mod:`agents.machine_capacity`), with a call in its first ``STARTING_S`` counting
+  ``STARTING_WEIGHT`` (a burst offered within a second is not all taken), or
 - with at least one call running, the worker's event loop falls behind (:class:`LoopLag`): the
   machine is already too busy to serve another call in real time.
 
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import threading
 import time
@@ -27,19 +28,21 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
+from agents.machine_capacity import calibration_work, call_core_share, calls_for
+
 logger = logging.getLogger("dispatch.admission")
 
 SERVER_LOAD_TARGET = 0.7
 """livekit-server sends jobs only to workers reporting a load under this (whatever the worker's
 own ``load_threshold``): a full worker reports at least this, a worker with room less."""
 
-CALLS_PER_REFERENCE_CORE = 6.0
-"""Calls one core of the reference machine runs in real time (2-core Xeon: one call cost 15 %
-of a core, ten 109 %; 6 per core keeps it near 70 %, room for job start-up)."""
+STARTING_S = 5.0
+"""A call counts as starting for this long after it was accepted: joining, the sessions' set-up
+and the first turn cost more than a running call, and the loop lag shows it only later."""
 
-REFERENCE_CALIBRATION_S = 0.00094
-"""What :func:`calibration_work` takes on one core of the reference machine (best of 60: a 1 ms
-slice fits between other processes' turns, so a busy machine measures about the same)."""
+STARTING_WEIGHT = 2.0
+"""What a starting call counts for against a measured capacity (a running call counts 1), so
+that a burst offered at once is not all taken before the lag can rise."""
 
 LAG_SAMPLE_S = 0.1
 LAG_WINDOW = 20
@@ -69,18 +72,6 @@ class _Server(Protocol):
     def active_jobs(self) -> Sequence[_RunningJob]: ...
 
 
-def calibration_work() -> None:
-    """A fixed slice of the work a call does in Python: frames of int16 samples through a
-    gain and a peak, in plain loops (the GIL-bound part of a call)."""
-    frame = list(range(-240, 240))
-    for _ in range(50):
-        peak = 0
-        for sample in frame:
-            scaled = (sample * 3) >> 2
-            if scaled > peak:
-                peak = scaled
-
-
 def calibrated_capacity(
     *,
     cores: int | None = None,
@@ -88,17 +79,10 @@ def calibrated_capacity(
     clock: Callable[[], float] = time.perf_counter,
     repeats: int = 60,
 ) -> int:
-    """Calls this machine can run in real time: its cores times the calls a reference core runs,
-    scaled by how fast one of its cores does :func:`calibration_work` (best of ``repeats``,
-    so another process taking the core for a moment does not lower it). At least 1."""
+    """Calls this machine can run in real time with no other work on it: its cores' budget
+    over a call's cost, measured on this machine (:func:`call_core_share`). At least 1."""
     cores = cores or os.cpu_count() or 1
-    best = math.inf
-    for _ in range(repeats):
-        start = clock()
-        work()
-        best = min(best, clock() - start)
-    speed = REFERENCE_CALIBRATION_S / max(best, 1e-9)
-    return max(1, round(cores * CALLS_PER_REFERENCE_CORE * speed))
+    return calls_for(cores, call_core_share(work=work, clock=clock, repeats=repeats))
 
 
 class LoopLag:
@@ -146,6 +130,8 @@ class Admission:
     """Decides whether a worker takes another call, and the load it reports.
 
     ``lag`` reads the worker loop's lag in seconds (:meth:`LoopLag.lag_s`); None leaves it out.
+    ``starting_weight`` is what a call counts for during its first ``STARTING_S`` (1: a plain
+    count of calls).
     """
 
     def __init__(
@@ -154,6 +140,7 @@ class Admission:
         *,
         lag: Callable[[], float] | None = None,
         lag_limit_s: float = DEFAULT_LAG_LIMIT_S,
+        starting_weight: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if capacity < 1:
@@ -161,21 +148,30 @@ class Admission:
         self.capacity = capacity
         self._lag = lag
         self._lag_limit_s = lag_limit_s
+        self._starting_weight = starting_weight
         self._clock = clock
         self._accepted: dict[str, float] = {}  # job id -> accepted at, until it runs
+        self._started: dict[str, float] = {}  # job id -> accepted at, for STARTING_S
         self._lock = threading.Lock()  # load() runs on an executor thread
+        self._note_lock = threading.Lock()  # and may note a change with try_admit at once
         self._full_reason: str | None = None
         self._announced = False
 
-    def _calls(self, server: _Server) -> int:
-        """Calls running plus calls accepted and not yet running (assignment in flight)."""
+    def _in_use(self, server: _Server) -> tuple[int, float]:
+        """Calls running or accepted (assignment in flight), and what they count for: a
+        starting call counts ``starting_weight``."""
         running = {info.job.id for info in server.active_jobs}
         now = self._clock()
         with self._lock:
             for job_id, at in list(self._accepted.items()):
                 if job_id in running or now - at > ASSIGNMENT_TIMEOUT_S:
                     del self._accepted[job_id]
-            return len(running) + len(self._accepted)
+            for job_id, at in list(self._started.items()):
+                if now - at > STARTING_S:
+                    del self._started[job_id]
+            calls = running | self._accepted.keys()
+            starting = len(calls & self._started.keys())
+        return len(calls), len(calls) + (self._starting_weight - 1.0) * starting
 
     def launched(self, job_id: str) -> None:
         """The job runs now: it counts as running (a job may end before a load reading
@@ -183,11 +179,16 @@ class Admission:
         with self._lock:
             self._accepted.pop(job_id, None)
 
-    def _refusal(self, calls: int) -> str | None:
+    def _refusal(self, calls: int, used: float) -> str | None:
         """Why another call would be refused, or None to accept it."""
-        if calls >= self.capacity:
-            return f"{calls} of {self.capacity} calls running"
-        if calls and self._lag is not None:
+        if not calls:
+            return None  # a free worker never refuses
+        if used >= self.capacity:
+            detail = f"{calls} of {self.capacity} calls running"
+            if used > calls:
+                detail += f" (starting calls count {self._starting_weight:g})"
+            return detail
+        if self._lag is not None:
             lag = self._lag()
             if lag >= self._lag_limit_s:
                 return (
@@ -201,12 +202,12 @@ class Admission:
 
         Synchronous from check to count, so simultaneous requests cannot overfill the worker.
         """
-        reason = self._refusal(self._calls(server))
+        reason = self._refusal(*self._in_use(server))
         self._note(reason)
         if reason is not None:
             return False
         with self._lock:
-            self._accepted[job_id] = self._clock()
+            self._accepted[job_id] = self._started[job_id] = self._clock()
         return True
 
     def load(self, server: _Server) -> float:
@@ -215,21 +216,22 @@ class Admission:
         if not self._announced:  # the first reading runs once the worker's logging is set up
             self._announced = True
             logger.info("worker takes up to %d calls at once", self.capacity)
-        calls = self._calls(server)
-        reason = self._refusal(calls)
+        calls, used = self._in_use(server)
+        reason = self._refusal(calls, used)
         self._note(reason)
         if reason is not None:
             return 1.0
-        return SERVER_LOAD_TARGET * calls / self.capacity
+        return SERVER_LOAD_TARGET * used / self.capacity
 
     def _note(self, reason: str | None) -> None:
         """Log once when the worker becomes full and once when it has room again."""
-        if reason is not None and self._full_reason is None:
-            logger.warning(
-                "worker full, refusing new calls (the server offers them to other workers): %s; "
-                "DISPATCH_WORKER_CAPACITY sets the limit",
-                reason,
-            )
-        elif reason is None and self._full_reason is not None:
-            logger.info("worker has room again: taking new calls")
-        self._full_reason = reason
+        with self._note_lock:
+            if reason is not None and self._full_reason is None:
+                logger.warning(
+                    "worker full, refusing new calls (the server offers them to other workers): "
+                    "%s; DISPATCH_WORKER_CAPACITY sets a fixed limit",
+                    reason,
+                )
+            elif reason is None and self._full_reason is not None:
+                logger.info("worker has room again: taking new calls")
+            self._full_reason = reason

@@ -27,4 +27,5 @@ host, and the id the server gave the worker at registration (``AW_…``, the ``w
 the job in ``ListDispatch``), which ties the server's job list to a process."""
 
 DEV_WORKER_CAPACITY = 20
-"""Calls an in-process (development) worker accepts at once."""
+"""Most calls ``dispatch-tui run --concurrency`` places at once on its in-process worker (the
+dashboard's worker, with no ``DISPATCH_WORKER_CAPACITY``, measures what the machine runs)."""

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 from livekit.agents import AgentServer, JobExecutorType, JobRequest
 
-from agents.admission import Admission, LoopLag, calibrated_capacity
+from agents.admission import STARTING_WEIGHT, Admission, LoopLag, calibrated_capacity
 from agents.call_job import entrypoint
 from agents.compat import (
     ensure_rtc_client,
@@ -25,7 +25,6 @@ from agents.compat import (
 )
 from agents.constants import (
     AGENT_NAME,
-    DEV_WORKER_CAPACITY,
     ROLE_ATTRIBUTE,
     WORKER_HOST_ATTRIBUTE,
     WORKER_ID_ATTRIBUTE,
@@ -103,6 +102,14 @@ def worker_capacity(env: Mapping[str, str] | None = None) -> int | None:
     return int(raw)
 
 
+def measured_admission(lag: LoopLag) -> Admission:
+    """Admission by what this machine runs in real time: :func:`calibrated_capacity`, starting
+    calls counting ``STARTING_WEIGHT``, and refusal while ``lag`` (the worker's loop; an
+    in-process worker's is also the dashboard's, which lags only when the whole process is
+    short of CPU) is late."""
+    return Admission(calibrated_capacity(), lag=lag.lag_s, starting_weight=STARTING_WEIGHT)
+
+
 def start_rtc_runtime() -> None:
     """Create this process's livekit-rtc FFI client now, on this thread, before any job thread.
 
@@ -136,23 +143,25 @@ def build_server(
     load shedding is the worker's own admission, not the SDK's. The health endpoint listens on
     ``host``:``port`` (loopback, a free port). Each agent publishes its session events on its
     own participant (:mod:`agents.session_wire`): observers read them from the room.
-    ``capacity`` (else ``$DISPATCH_WORKER_CAPACITY``; in-process workers default to
-    ``DEV_WORKER_CAPACITY``, process workers to :func:`calibrated_capacity`) is the calls the
-    worker takes at once: it refuses more (:mod:`agents.admission`), and a process worker also
-    refuses while its event loop lags. The reported load is the share of calls in use.
+    ``capacity`` (else ``$DISPATCH_WORKER_CAPACITY``) is the calls the worker takes at once:
+    it refuses more (:mod:`agents.admission`), and a process worker also refuses while its
+    event loop lags. Without either, the capacity is measured (:func:`measured_admission`), for
+    in-process and process workers alike. The reported load is the share of capacity in use.
     """
     warn_on_version_drift()
     # before the first job: the SDK's warm-up would load models no session here uses
     skip_local_inference_preload()
     mode = resolve_voice_mode(voice)
     capacity = capacity or worker_capacity()
+    lag = LoopLag()
     if capacity is None:
-        capacity = (
-            DEV_WORKER_CAPACITY if executor == JobExecutorType.THREAD else calibrated_capacity()
-        )
-    # An in-process worker's loop is the dashboard's too: its lag is the UI's, not the calls'.
-    lag = LoopLag() if executor != JobExecutorType.THREAD else None
-    admission = Admission(capacity, lag=lag.lag_s if lag else None)
+        admission = measured_admission(lag)
+    elif executor == JobExecutorType.THREAD:
+        # An explicit count: an in-process worker runs that many (tests, `dispatch-tui run
+        # --concurrency`); its loop is the dashboard's too, so its lag refuses nothing then.
+        admission = Admission(capacity)
+    else:
+        admission = Admission(capacity, lag=lag.lag_s)
     if mode == "realtime":
         # fail here, once and clearly, rather than in every job
         build_realtime_model(default_scenario().agents[0])
@@ -185,8 +194,7 @@ def build_server(
         if not hooked:  # on the worker's loop, which runs this request handler
             hooked.append(True)
             on_job_launched(server, admission.launched)
-            if lag is not None:
-                lag.start()
+            lag.start()
         return admission.try_admit(server, job_id)
 
     server.rtc_session(

@@ -1,9 +1,14 @@
 """The dashboard's own observer, timing what it sees in one room.
 
 ``RoomProbe`` wraps :class:`tui.core.observer.RoomObserver` (the real hidden observer) with a sink
-that records, on the bench's clock, when each agent's audio track was subscribed, when each
-agent first became audible, and which transcript segments arrived final. The bench measures
+that records, on the bench's clock, when each agent's audio track was subscribed, when Tim
+first became audible, and which transcript segments arrived final. The bench measures
 what the dashboard would show, not what the worker believes it did.
+
+Only Tim's first sound needs audio: the probe reads Tim's frames until he is audible and no
+other agent's at all (:meth:`RoomObserver.stop_levels`). With 20 rooms of two agents, reading
+every frame in the bench process made the observers lag behind and miss lines the worker did
+deliver: measurement overhead counted as the worker's loss.
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ class RoomProbe:
         if isinstance(event, TrackUpdate):
             if event.status == "subscribed" and event.kind == "audio":
                 self.subscribed_at.setdefault(event.identity, now)
+                if event.identity != self.tim:  # before its meter starts: no frame read
+                    self._observer.stop_levels(event.identity)
                 if self.tim in self.subscribed_at and self.chris in self.subscribed_at:
                     self._both_subscribed.set()
                 if self.agents <= self.subscribed_at.keys():
@@ -84,11 +91,17 @@ class RoomProbe:
                 self.audible_at[event.identity] = event.at
                 if event.identity == self.tim:
                     self._tim_audible.set()
+                    self._observer.stop_levels(self.tim)  # measured: no more of his frames
         elif isinstance(event, TranscriptSegment):
             if event.final and event.text.strip():
                 self.final_segments.add(event.segment_id)
         elif isinstance(event, ParticipantLeft):
             self.left.add(event.identity)
+
+    @property
+    def observer(self) -> RoomObserver:
+        """The hidden observer behind the probe (tests read its tasks)."""
+        return self._observer
 
     async def __aenter__(self) -> RoomProbe:
         await self._observer.start()

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from hypothesis import settings
 
+from agents.constants import DEV_WORKER_CAPACITY
 from tui.core.backend import release_native_runtime
 from tui.core.control_plane import ControlPlane
 from tui.core.local_server import LocalServer, ServerConfig
@@ -26,6 +27,9 @@ _STATE_HOME = tempfile.mkdtemp(prefix="dispatch-tui-state-")
 os.environ["XDG_STATE_HOME"] = _STATE_HOME
 os.environ.pop("DISPATCH_RECORD_DIR", None)
 atexit.register(shutil.rmtree, _STATE_HOME, ignore_errors=True)
+# Workers in the suite take a fixed count of calls (tests place several at once on a machine
+# loaded by the suite itself); a measured capacity is tested where it is the subject.
+os.environ.setdefault("DISPATCH_WORKER_CAPACITY", str(DEV_WORKER_CAPACITY))
 
 
 @pytest.fixture(scope="session")

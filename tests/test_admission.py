@@ -13,14 +13,14 @@ import pytest
 
 from agents.admission import (
     ASSIGNMENT_TIMEOUT_S,
-    CALLS_PER_REFERENCE_CORE,
-    REFERENCE_CALIBRATION_S,
     SERVER_LOAD_TARGET,
+    STARTING_S,
     Admission,
     LoopLag,
     calibrated_capacity,
     second_worst,
 )
+from agents.machine_capacity import REFERENCE_CALIBRATION_S
 
 
 def _server(*job_ids: str) -> Any:
@@ -106,18 +106,42 @@ def test_calibrated_capacity_scales_with_core_speed_and_count() -> None:
         ticks = itertools.chain.from_iterable((0.0, s) for s in seconds)
         return lambda: next(ticks)
 
+    # a reference core: a call costs a quarter of it, 70 % of 2 cores holds 5 calls
     reference = [REFERENCE_CALIBRATION_S] * 3
-    assert calibrated_capacity(cores=2, work=lambda: None, clock=timed(reference), repeats=3) == (
-        round(2 * CALLS_PER_REFERENCE_CORE)
-    )
+    assert calibrated_capacity(cores=2, work=lambda: None, clock=timed(reference), repeats=3) == 5
+    assert calibrated_capacity(cores=4, work=lambda: None, clock=timed(reference), repeats=3) == 11
     # a core half as fast runs half the calls; the best run counts, not a preempted one
     slow = [REFERENCE_CALIBRATION_S * 9, REFERENCE_CALIBRATION_S * 2]
-    assert calibrated_capacity(cores=2, work=lambda: None, clock=timed(slow), repeats=2) == (
-        round(CALLS_PER_REFERENCE_CORE)
-    )
+    assert calibrated_capacity(cores=2, work=lambda: None, clock=timed(slow), repeats=2) == 2
     # a very slow machine still takes one call
     crawl = [REFERENCE_CALIBRATION_S * 1000]
     assert calibrated_capacity(cores=1, work=lambda: None, clock=timed(crawl), repeats=1) == 1
+
+
+def test_a_burst_is_taken_only_while_its_starting_calls_fit() -> None:
+    clock = Clock()
+    admission = Admission(5, starting_weight=2.0, clock=clock)
+    server = _server()
+    taken = [admission.try_admit(server, f"j{i}") for i in range(10)]
+    # starting calls count 2: 0, 2 and 4 of 5 in use take one more each, 6 does not
+    assert taken == [True] * 3 + [False] * 7
+    running = _server("j0", "j1", "j2")
+    clock.now += STARTING_S + 0.1  # settled: they count 1 each, 3 of 5
+    assert admission.load(running) == pytest.approx(SERVER_LOAD_TARGET * 3 / 5)
+    assert admission.try_admit(running, "j3")
+    assert not admission.try_admit(_server("j0", "j1", "j2", "j3"), "j4")  # 3 + 2 = 5 of 5
+
+
+def test_the_full_line_says_what_filled_the_worker(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="dispatch.admission")
+    admission = Admission(4, starting_weight=2.0, clock=Clock())
+    assert admission.try_admit(_server(), "j1")
+    assert admission.try_admit(_server("j1"), "j2")
+    assert not admission.try_admit(_server("j1", "j2"), "j3")
+    assert not admission.load(_server("j1", "j2")) < SERVER_LOAD_TARGET
+    full = [r.getMessage() for r in caplog.records if "worker full" in r.getMessage()]
+    assert len(full) == 1  # once, however many readings see it full
+    assert "2 of 4 calls running (starting calls count 2)" in full[0]
 
 
 def test_second_worst_ignores_one_outlier() -> None:

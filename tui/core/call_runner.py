@@ -132,11 +132,13 @@ async def _server(
 
 @contextlib.asynccontextmanager
 async def _worker(
-    settings: LiveKitSettings, voice: str | None, run: _Run
+    settings: LiveKitSettings, voice: str | None, run: _Run, concurrency: int
 ) -> AsyncIterator[InProcessWorker]:
-    """An in-process worker, registered, closed when the run ends."""
+    """An in-process worker, registered, closed when the run ends. It takes the ``concurrency``
+    calls the run places at once (``$DISPATCH_WORKER_CAPACITY`` wins): a refused call would
+    stay unassigned, and the run itself bounds what runs at once."""
     # Imported here: livekit-agents and the voices load slowly, and --no-worker skips them.
-    from agents.multi_agent_worker import build_server
+    from agents.multi_agent_worker import build_server, worker_capacity
     from agents.voices import VoiceConfigError, resolve_voice_mode
 
     try:
@@ -146,6 +148,7 @@ async def _worker(
             ws_url=settings.url,
             api_key=settings.api_key,
             api_secret=settings.api_secret,
+            capacity=worker_capacity() or concurrency,
         )
     except VoiceConfigError as exc:
         raise RunSetupError(f"agent worker not started: {exc}") from None
@@ -192,7 +195,9 @@ async def run_calls_async(
             run.announce(ServerStatusChanged(ServerStatus("ready", settings.url, local=local)))
             async with contextlib.AsyncExitStack() as stack:
                 if not plan.no_worker:
-                    await stack.enter_async_context(_worker(settings, plan.voice, run))
+                    await stack.enter_async_context(
+                        _worker(settings, plan.voice, run, plan.concurrency)
+                    )
                 context = CallContext(
                     settings,
                     control,

@@ -115,6 +115,7 @@ class RoomObserver:
         self._tasks: set[asyncio.Task[None]] = set()
         self._meters: dict[str, asyncio.Task[None]] = {}  # by track sid
         self._meter_owner: dict[str, str] = {}  # track sid -> participant identity
+        self._unmetered: set[str] = set()  # identities whose audio is no longer read
         self._text_handler_registered = False
         self._events = RoomEvents(
             room_name,
@@ -289,6 +290,13 @@ class RoomObserver:
         if not task.cancelled() and task.exception() is not None:
             logger.error("observer task %s failed", task.get_name(), exc_info=task.exception())
 
+    def stop_levels(self, identity: str) -> None:
+        """Stop reading ``identity``'s audio for good: its meters close their streams, a later
+        track of it gets none, and its frames stop reaching Python (a probe that has measured
+        what it needed keeps only the cheap events: tracks, transcripts, session data)."""
+        self._unmetered.add(identity)
+        self._stop_meters_of(identity)
+
     def _stop_meters_of(self, identity: str) -> None:
         for sid, owner in list(self._meter_owner.items()):
             if owner == identity:
@@ -303,6 +311,8 @@ class RoomObserver:
         track: rtc.Track,
     ) -> None:
         if not self._meter_levels or not isinstance(track, rtc.RemoteAudioTrack) or self._closed:
+            return
+        if participant.identity in self._unmetered:
             return
         sid = publication.sid
         if sid in self._meters and not self._meters[sid].done():
