@@ -87,7 +87,7 @@ class LineKeeper:
 
     def _recover_then(self, left: ParticipantLeft) -> None:
         for segment in self._ledger.recover(left.identity):
-            logger.info(
+            logger.warning(  # the data channel lags seconds: worth seeing in the log pane
                 "%s: recovered %s's line %r from its said-lines attribute (its transcript "
                 "stream had not arrived %.0f s after it left)",
                 self._room,
