@@ -23,6 +23,7 @@ from tui.core.events import (
     ParticipantJoined,
     ParticipantLeft,
     RoomJob,
+    SessionEvent,
     TrackUpdate,
     TranscriptSegment,
     freeze_attributes,
@@ -561,3 +562,26 @@ def test_any_event_sequence_keeps_the_invariants(sequence: list[DomainEvent]) ->
             assert not view.speaking and not view.in_progress
     for view in state.standard():
         assert view.connected  # departed standard participants are dropped
+
+
+def _ended() -> SessionEvent:
+    return SessionEvent(ROOM, "dispatcher-tim", "", "conversation_ended", {"reason": "goodbye"})
+
+
+def test_a_job_whose_call_ended_is_ended_not_lost_in_either_order() -> None:
+    # livekit-server keeps a finished job running: once its agents left it reads as lost
+    gone = (job("AJ_1", "AW_a", "lost"),)
+    listed_first = RoomState(ROOM)
+    listed_first.apply(JobsListed(ROOM, gone, at=2.0))
+    assert jobs_text(listed_first)[1] == "bad"
+    assert listed_first.apply(_ended())
+    ended_first = RoomState(ROOM)
+    ended_first.apply(_ended())
+    ended_first.apply(JobsListed(ROOM, gone, at=2.0))
+    for state in (listed_first, ended_first):
+        assert [j.status for j in state.jobs] == ["ended"]
+        assert jobs_text(state) == ("jobs: job AJ_1 ended on worker AW_a", "ok")
+    # a new room starts over: its lost job is lost
+    ended_first.reset("next-room")
+    ended_first.apply(JobsListed("next-room", gone, at=5.0))
+    assert [j.status for j in ended_first.jobs] == ["lost"]

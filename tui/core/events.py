@@ -208,7 +208,8 @@ class RoomJob(NamedTuple):
     ...)``. Built by :func:`tui.core.control_plane_jobs.jobs_of`.
 
     ``status`` is ``pending``, ``running``, ``success``, ``failed``, ``cancelled``, ``lost``
-    (running per the server, but its participant left the room: the worker died) or
+    (running per the server, but its participant left the room: the worker died), ``ended``
+    (the same after the worker said the call ended, see :func:`tui.core.jobs.ended_jobs`) or
     ``unassigned`` (a dispatch no worker took; ``job_id`` and ``worker_id`` are empty).
     """
 

@@ -21,6 +21,14 @@ def lost_job_notice(job: RoomJob, process: str = "") -> str:
     return f"{lost_job_finding(job, process)}; press d to re-dispatch"
 
 
+def ended_jobs(jobs: Iterable[RoomJob]) -> tuple[RoomJob, ...]:
+    """``jobs`` of a call that ended (its worker said so): a job the server still lists as
+    running while its participant is gone is ``ended``, not lost. livekit-server 1.13.5 keeps a
+    finished job ``JS_RUNNING`` as long as the room exists (measured), so without this every
+    call longer than the lost grace read as lost the moment its agents left."""
+    return tuple(job._replace(status="ended") if job.status == "lost" else job for job in jobs)
+
+
 def running_job(jobs: Iterable[RoomJob]) -> RoomJob | None:
     """The latest running job, if any."""
     running = [job for job in jobs if job.status == "running"]
@@ -40,10 +48,10 @@ def describe_job(job: RoomJob, process: str = "") -> str:
 
 
 def jobs_health(jobs: Iterable[RoomJob]) -> JobsHealth:
-    """``ok`` while a job runs; ``bad`` when none runs and one was lost or failed; else
-    ``pending`` (no job listed yet, or none at all)."""
+    """``ok`` while a job runs or after its call ended; ``bad`` when none runs and one was lost
+    or failed; else ``pending`` (no job listed yet, or none at all)."""
     statuses = {job.status for job in jobs}
-    if "running" in statuses:
+    if "running" in statuses or "ended" in statuses:
         return "ok"
     if statuses & {"lost", "failed"}:
         return "bad"

@@ -46,6 +46,7 @@ from tui.core.events import (
     TrackUpdate,
     TranscriptSegment,
 )
+from tui.core.jobs import ended_jobs
 from tui.core.roles import RoleMatch, RoleRules, agents_from_metadata
 from tui.core.state_roles import RoleQueries
 from tui.core.transcript import apply_segment
@@ -93,6 +94,9 @@ class RoomState(RoleQueries):
         """The room's agent jobs as last listed by the server (see :class:`JobsListed`)."""
         self.jobs_at: float | None = None
         """When the jobs were last listed, None before the first listing."""
+        self.call_ended = False
+        """The worker said the call ended (``conversation_ended``): a job whose participant
+        left is ``ended``, not lost (:func:`tui.core.jobs.ended_jobs`)."""
         self.worker_processes: dict[str, str] = {}
         """Worker id -> ``pid@host``, from the attributes of every agent seen in the room (a
         worker that died stays here after its agent left or was replaced)."""
@@ -108,8 +112,8 @@ class RoomState(RoleQueries):
             ConnectionQualityChanged: self._on_quality,
             ObserverStatus: self._on_observer,
             JobsListed: self._on_jobs,
-            # read by the latency book and the diagnostics; nothing of it lives in the panes' state
-            SessionEvent: lambda _event: False,
+            # read by the latency book and the diagnostics; the panes' state keeps only the end
+            SessionEvent: self._on_session,
         }
 
     def reset(self, room: str, *, now: float = 0.0) -> None:
@@ -123,6 +127,7 @@ class RoomState(RoleQueries):
         self.transcript.clear()
         self.ignored = 0
         self.jobs, self.jobs_at = (), None
+        self.call_ended = False
         self.worker_processes.clear()
         self._participants.clear()
         self.rules = RoleRules(matches=self.matches)
@@ -300,9 +305,17 @@ class RoomState(RoleQueries):
 
     def _on_jobs(self, event: JobsListed) -> bool:
         self.jobs_at = event.at
-        if event.jobs == self.jobs:
+        jobs = ended_jobs(event.jobs) if self.call_ended else event.jobs
+        if jobs == self.jobs:
             return False
-        self.jobs = event.jobs
+        self.jobs = jobs
+        return True
+
+    def _on_session(self, event: SessionEvent) -> bool:
+        if event.kind != "conversation_ended" or self.call_ended:
+            return False
+        self.call_ended = True  # its agents leave now: their job is over, not lost
+        self.jobs = ended_jobs(self.jobs)
         return True
 
     def _note_worker(self, attributes: Mapping[str, str]) -> None:

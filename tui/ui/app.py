@@ -35,7 +35,7 @@ from tui.core.infra_events import (
     WorkerStatus,
     WorkerStatusChanged,
 )
-from tui.core.jobs import lost_job_notice
+from tui.core.jobs import ended_jobs, lost_job_notice
 from tui.core.latency import LatencyBook
 from tui.core.log_bridge import LogCapture, default_log_path
 from tui.core.log_errors import LogErrorCounter
@@ -257,7 +257,8 @@ class DispatchApp(App[None]):
         self.room_workers.learn(event.room, event.jobs)
         if event.room != self.state.room:
             return
-        for job in self.room_workers.newly_lost(event.jobs):
+        jobs = ended_jobs(event.jobs) if self.state.call_ended else event.jobs
+        for job in self.room_workers.newly_lost(jobs):
             notice = lost_job_notice(job, self.state.process_of(job))
             logger.warning("room %s: %s", event.room, notice)
             self.notify(notice, severity="error", timeout=15, markup=False)
