@@ -51,9 +51,11 @@ from tui.ui.widgets.agent_pane import AgentPane
 from tui.ui.widgets.diagnostics_panel import CheckRow
 
 pytestmark = pytest.mark.e2e
-OVERLAP_SLACK_S = 0.1
-"""One meter interval: the agents' audio reaches the observer on separate tracks, each through
-its own jitter buffer; the turn events check the hand-over exactly."""
+OVERLAP_SLACK_S = 0.3
+"""Each agent's audio reaches the observer on its own track, through its own jitter buffer, and
+a level report covers 0.1 s: beside a burner a hand-over the worker timed as a gap was heard
+with 0.12 s of overlap. A floor that fails plays two lines together: seconds. The worker's turn
+timings check the hand-over exactly."""
 
 
 @pytest.fixture(scope="module")
