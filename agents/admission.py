@@ -77,7 +77,7 @@ def calibrated_capacity(
     cores: int | None = None,
     work: Callable[[], None] = calibration_work,
     clock: Callable[[], float] = time.perf_counter,
-    repeats: int = 60,
+    repeats: int = 300,
 ) -> int:
     """Calls this machine can run in real time with no other work on it: its cores' budget
     over a call's cost, measured on this machine (:func:`call_core_share`). At least 1."""
@@ -136,16 +136,17 @@ class Admission:
 
     def __init__(
         self,
-        capacity: int,
+        capacity: int | Callable[[], int],
         *,
         lag: Callable[[], float] | None = None,
         lag_limit_s: float = DEFAULT_LAG_LIMIT_S,
         starting_weight: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if capacity < 1:
+        if isinstance(capacity, int) and capacity < 1:
             raise ValueError(f"capacity {capacity} must be at least 1")
-        self.capacity = capacity
+        self._capacity: int | None = capacity if isinstance(capacity, int) else None
+        self._measure = capacity if callable(capacity) else None
         self._lag = lag
         self._lag_limit_s = lag_limit_s
         self._starting_weight = starting_weight
@@ -156,6 +157,15 @@ class Admission:
         self._note_lock = threading.Lock()  # and may note a change with try_admit at once
         self._full_reason: str | None = None
         self._announced = False
+
+    @property
+    def capacity(self) -> int:
+        """The calls this worker takes at once; a measured one is read on first use (the
+        measurement runs beside the worker's start-up, see ``measured_admission``)."""
+        if self._capacity is None:
+            assert self._measure is not None
+            self._capacity = max(1, self._measure())
+        return self._capacity
 
     def _in_use(self, server: _Server) -> tuple[int, float]:
         """Calls running or accepted (assignment in flight), and what they count for: a

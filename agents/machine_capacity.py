@@ -5,8 +5,9 @@ bench's concurrency stage), 15 % on a 2-core Xeon whose cores run :func:`calibra
 fast: the micro-benchmark catches a slower core, not everything a call costs, so the cost
 assumed is the costlier machine's, scaled by the core's speed. Calls then fit in
 ``CORE_BUDGET`` of the cores (room for job start-up and the server): 2 cores x 0.7 / 0.25 = 5.
-The timing is the best of 60 slices of 1 ms, so other processes' turns barely move it, but a
-core slowed by a busy sibling measures slower (3-5 calls on this 2-core machine at load 15-22).
+The timing is the best of 300 slices of about 1.5 ms: a window of half a second, so other
+processes' turns barely move it (the best of 60, a 90 ms window, gave 3 to 6 calls on this
+2-core machine at load 2-8; the best of 300 gave 5 four times in four, at load up to 50).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def call_core_share(
     *,
     work: Callable[[], None] = calibration_work,
     clock: Callable[[], float] = time.perf_counter,
-    repeats: int = 60,
+    repeats: int = 300,
 ) -> float:
     """The cores one call costs here: :data:`CALL_CORE_SHARE` scaled by how much slower than
     the reference one core does :func:`calibration_work` (best of ``repeats``)."""

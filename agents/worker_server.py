@@ -11,7 +11,9 @@ import functools
 import math
 import os
 import socket
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 
 from livekit.agents import AgentServer, JobExecutorType, JobRequest
 
@@ -107,7 +109,17 @@ def measured_admission(lag: LoopLag) -> Admission:
     calls counting ``STARTING_WEIGHT``, and refusal while ``lag`` (the worker's loop; an
     in-process worker's is also the dashboard's, which lags only when the whole process is
     short of CPU) is late."""
-    return Admission(calibrated_capacity(), lag=lag.lag_s, starting_weight=STARTING_WEIGHT)
+    measured: Future[int] = Future()
+
+    def measure() -> None:
+        try:
+            measured.set_result(calibrated_capacity())
+        except BaseException as exc:  # surfaces at the first job request
+            measured.set_exception(exc)
+
+    # about half a second of timing: beside the start-up, not before the registration
+    threading.Thread(target=measure, name="capacity-calibration", daemon=True).start()
+    return Admission(measured.result, lag=lag.lag_s, starting_weight=STARTING_WEIGHT)
 
 
 def start_rtc_runtime() -> None:

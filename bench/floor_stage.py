@@ -1,7 +1,7 @@
 """Issue 15: a call's worker CPU beside the floor, and rooms ramped against default settings.
 
-Stage ``floor``: the headless worker (``python agents/multi_agent_worker.py dev``, default
-settings, its job processes included) runs 1 and then 10 calls at once of the default scenario;
+Stage ``floor``: the headless worker (``python agents/multi_agent_worker.py dev``, told to take
+every call: a cost, not admission; its job processes included) runs 1 and then 10 calls at once of the default scenario;
 once every room's agents joined, its process tree's CPU is read over ``seconds`` mid-call. Then
 :func:`bench.floor.floor_cpu` pushes the same calls' audio through bare ``livekit.rtc``
 publishers (two per call, alternating turns, real time) on the same server, over as long. The
@@ -47,7 +47,9 @@ async def run_floor(
 ) -> dict[str, Any]:
     """Worker CPU and floor CPU (shares of a core) for each number of calls in ``levels``."""
     measured: list[dict[str, Any]] = []
-    async with HeadlessWorker(server, log_dir / "floor_worker.log") as worker:
+    # a cost per call, not admission (the ramp measures that): the worker takes every call
+    capacity = max(levels, default=1)
+    async with HeadlessWorker(server, log_dir / "floor_worker.log", capacity=capacity) as worker:
         for calls in levels:
             held = await open_calls(worker, calls, 0.0, hold_s=seconds)
             measured.append(held)

@@ -96,9 +96,11 @@ class HeadlessWorker:
     ``worker.lkapi`` is a control-plane client for the block's rooms.
     """
 
-    def __init__(self, server: LocalServer, log_path: Path) -> None:
+    def __init__(self, server: LocalServer, log_path: Path, *, capacity: int | None = None) -> None:
         self._server = server
         self.log_path = log_path
+        self._capacity = capacity
+        """None: default settings; else ``DISPATCH_WORKER_CAPACITY`` (a fixed count)."""
         self._process: subprocess.Popen[bytes] | None = None
         self._lkapi: api.LiveKitAPI | None = None
 
@@ -120,6 +122,8 @@ class HeadlessWorker:
     async def __aenter__(self) -> HeadlessWorker:
         env = worker_env(self._server)
         env.pop("DISPATCH_WORKER_CAPACITY", None)  # default settings
+        if self._capacity is not None:
+            env["DISPATCH_WORKER_CAPACITY"] = str(self._capacity)
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
                 [sys.executable, str(WORKER_SCRIPT), "dev"],

@@ -168,3 +168,17 @@ def test_a_launched_call_stops_counting_as_accepted_even_if_never_seen_running()
     assert admission.try_admit(_server(), "j1")
     admission.launched("j1")  # it ran and ended between two load readings
     assert admission.try_admit(_server(), "j2")
+
+
+def test_a_measured_capacity_is_read_once_on_first_use() -> None:
+    calls: list[int] = []
+
+    def measure() -> int:
+        calls.append(1)
+        return 0  # a machine that measures nothing still takes one call
+
+    admission = Admission(measure)
+    assert calls == [], "measured beside the start-up, not at construction"
+    assert admission.capacity == 1
+    assert admission.capacity == 1
+    assert calls == [1]
