@@ -1,11 +1,11 @@
 """Issue 15: a call's worker CPU beside the floor, and rooms ramped against default settings.
 
-Stage ``floor``: the headless worker (``python agents/multi_agent_worker.py dev``, told to take
-every call: a cost, not admission; its job processes included) runs 1 and then 10 calls at once of the default scenario;
-once every room's agents joined, its process tree's CPU is read over ``seconds`` mid-call. Then
-:func:`bench.floor.floor_cpu` pushes the same calls' audio through bare ``livekit.rtc``
-publishers (two per call, alternating turns, real time) on the same server, over as long. The
-ratio of the two is the worker's cost over the floor (target <= 2x).
+Stage ``floor``: the headless worker (``python agents/multi_agent_worker.py dev``, told to
+take every call: a cost, not admission; its job processes included) runs 1 and then 10 calls at
+once of the default scenario; once every room's agents joined, its process tree's CPU is read
+over ``seconds`` mid-call. Then :func:`bench.floor.floor_cpu` pushes the same calls' audio
+through bare ``livekit.rtc`` publishers (two per call, alternating turns, real time) on the same
+server, over as long. The ratio of the two is the worker's cost over the floor (target <= 2x).
 
 Stage ``ramp``: :func:`bench.room_ramp.ramp`, 10 rooms one a second against a fresh headless
 worker with default settings (``lk perf agent-load-test``'s pattern): rooms whose agents joined,

@@ -179,6 +179,9 @@ async def open_calls(
         await asyncio.sleep(hold_s)
         held = time.monotonic() - held_from
         cpu_share = (tree_cpu_seconds_of(worker.pid) - cpu_before) / held if hold_s else None
+        if cpu_share is not None and cpu_share < 0:
+            # a job process of the tree exited in the window and took its CPU time with it
+            cpu_share = None
     finally:
         for wait in waits:
             wait.cancel()
