@@ -47,7 +47,9 @@ from tui.core.worker_host import WorkerHost
 REGULAR_ENDINGS = ("goodbye", "max_turns")
 BASE_TIMEOUT_S = 60.0
 PER_ROOM_TIMEOUT_S = 6.0
-TRANSCRIPT_GRACE_S = 3.0
+TRANSCRIPT_GRACE_S = 15.0
+"""At most this long after the calls ended for their last lines: the agents linger 3 s, and an
+observer waits up to 5 s for a departing agent's lines before recovering them."""
 JOIN_TIMEOUT_S = 30.0
 """A call whose first session has not started by then was refused (the server offers a
 dispatch to one worker at a time, and a lone worker that refuses leaves it unassigned)."""
@@ -112,9 +114,14 @@ async def run_level(server: LocalServer, host: WorkerHost, rooms: int) -> dict[s
             await host.wait_for(names, "session_started", JOIN_TIMEOUT_S)
             accepted = [name for name in names if host.of(name, "session_started")]
             all_ended = await host.wait_for(accepted, "conversation_ended", timeout_s)
-        # the last transcript's trailer can arrive just after the worker said it ended
+        # the last lines can arrive after the worker said the call ended: wait until each
+        # accepted call's lines are in or its agents left (the observer delivers a departure
+        # after the lines the agent's attribute lists, recovering any that never came)
         deadline = time.monotonic() + TRANSCRIPT_GRACE_S
-        while time.monotonic() < deadline and any(len(p.final_segments) < lines for p in probes):
+        waiting = [p for p in probes if p.room in accepted]
+        while time.monotonic() < deadline and any(
+            len(p.final_segments) < lines and not p.left >= {p.tim, p.chris} for p in waiting
+        ):
             await asyncio.sleep(0.1)
         # a call that started after JOIN_TIMEOUT_S was accepted late, not refused: it owes
         # every line too (and was not waited for, so it fails unless it completed)
