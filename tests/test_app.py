@@ -152,8 +152,15 @@ async def _test_new_room_shows_tim_and_chris_talking(app: DispatchApp, pilot: Pi
     chris_lines = [line.text for line in chris.transcript if line.final]
     assert tim_lines[0] == first_tim
     assert chris_lines[0] == first_chris
-    assert first_tim in pane(app, "dispatcher").transcript_plain
-    assert first_chris in pane(app, "driver").transcript_plain
+    # on screen by the next streaming render (twice a second; later on a loaded machine)
+    await wait_until(
+        pilot,
+        lambda: (
+            first_tim in pane(app, "dispatcher").transcript_plain
+            and first_chris in pane(app, "driver").transcript_plain
+        ),
+        "both first lines on screen",
+    )
     assert app.query_one(RoomList).room_names[0] == app.state.room
     logged = "\n".join(str(line) for line in app.query_one("#log-lines", Log).lines)
     # both records came from the job's own thread (JobExecutorType.THREAD names it so)
