@@ -12,6 +12,7 @@ import math
 import os
 import socket
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 
@@ -122,6 +123,18 @@ def measured_admission(lag: LoopLag) -> Admission:
     return Admission(measured.result, lag=lag.lag_s, starting_weight=STARTING_WEIGHT)
 
 
+_LOOP_LAGS: weakref.WeakKeyDictionary[AgentServer, LoopLag] = weakref.WeakKeyDictionary()
+"""The loop-lag sampler of each built server: a task on the loop that ran its first request."""
+
+
+def release_admission(server: AgentServer) -> None:
+    """Stop ``server``'s loop-lag sampler, after ``server.aclose()``: an in-process worker's loop
+    is the dashboard's, and goes on without it."""
+    lag = _LOOP_LAGS.pop(server, None)
+    if lag is not None:
+        lag.stop()
+
+
 def start_rtc_runtime() -> None:
     """Create this process's livekit-rtc FFI client now, on this thread, before any job thread.
 
@@ -165,15 +178,16 @@ def build_server(
     skip_local_inference_preload()
     mode = resolve_voice_mode(voice)
     capacity = capacity or worker_capacity()
-    lag = LoopLag()
+    sampler = LoopLag()
+    lag: LoopLag | None = sampler
     if capacity is None:
-        admission = measured_admission(lag)
+        admission = measured_admission(sampler)
     elif executor == JobExecutorType.THREAD:
         # An explicit count: an in-process worker runs that many (tests, `dispatch-tui run
         # --concurrency`); its loop is the dashboard's too, so its lag refuses nothing then.
-        admission = Admission(capacity)
+        admission, lag = Admission(capacity), None
     else:
-        admission = Admission(capacity, lag=lag.lag_s)
+        admission = Admission(capacity, lag=sampler.lag_s)
     if mode == "realtime":
         # fail here, once and clearly, rather than in every job
         build_realtime_model(default_scenario().agents[0])
@@ -200,13 +214,16 @@ def build_server(
         load_fnc=admission_load(admission),
     )
 
+    if lag is not None:
+        _LOOP_LAGS[server] = lag
     hooked: list[bool] = []
 
     def admit(job_id: str) -> bool:
         if not hooked:  # on the worker's loop, which runs this request handler
             hooked.append(True)
             on_job_launched(server, admission.launched)
-            lag.start()
+            if lag is not None:
+                lag.start()
         return admission.try_admit(server, job_id)
 
     server.rtc_session(

@@ -15,9 +15,11 @@ from livekit import api
 from livekit.agents import AgentServer, JobExecutorType
 from reliability_support import wait_until_jobs_dispatched
 
+from agents import worker_server
 from agents.constants import AGENT_NAME
 from agents.multi_agent_worker import build_server
 from agents.scenario import parse_scenario
+from agents.worker_server import release_admission
 from tui.core.local_server import LocalServer
 
 pytestmark = pytest.mark.e2e
@@ -144,3 +146,28 @@ async def test_a_full_worker_refuses_the_next_call_and_takes_one_when_a_call_end
             for room in rooms:
                 with contextlib.suppress(api.TwirpError):
                     await lkapi.room.delete_room(api.DeleteRoomRequest(room=room))
+
+
+async def test_a_released_worker_leaves_no_loop_lag_sampler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An in-process worker with a measured capacity samples the dashboard's loop; closing the
+    worker (``InProcessWorker.aclose``) must stop that, or every restart leaves a task behind."""
+    monkeypatch.delenv("DISPATCH_WORKER_CAPACITY", raising=False)
+    server = build_server(
+        voice="offline",
+        ws_url="ws://127.0.0.1:1",
+        api_key="key",
+        api_secret="s" * 32,
+        executor=JobExecutorType.THREAD,
+    )
+    worker_server._LOOP_LAGS[server].start()  # what the first job request does
+
+    def samplers() -> list[asyncio.Task[Any]]:
+        return [t for t in asyncio.all_tasks() if t.get_name() == "loop-lag" and not t.done()]
+
+    assert samplers()
+    release_admission(server)
+    await asyncio.sleep(0)
+    assert not samplers()
+    release_admission(server)  # twice is harmless

@@ -20,6 +20,7 @@ from typing import Any
 
 from livekit.agents import AgentServer
 
+from agents.worker_server import release_admission
 from tui.core.infra_events import WorkerState, WorkerStatus
 
 __all__ = ["InProcessWorker", "WorkerState", "WorkerStatus", "retry_budget_s"]
@@ -174,6 +175,7 @@ class InProcessWorker:
             await asyncio.wait_for(self._server.aclose(), timeout_s)
         except TimeoutError:
             logger.warning("agent worker did not close within %.0fs", timeout_s)
+        release_admission(self._server)
         if not task.done():
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
