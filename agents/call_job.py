@@ -314,11 +314,8 @@ class CallJob:
             await seat.publisher.aclose()
         for seat in self.seats.values():
             await seat.receipts.aclose()
-        with contextlib.suppress(TimeoutError):  # no attribute update outlives the job
-            await asyncio.wait_for(
-                asyncio.gather(*(seat.said.flush() for seat in self.seats.values())),
-                SETTLE_TIMEOUT_S,
-            )
+        for seat in self.seats.values():  # no attribute update outlives the job
+            await seat.said.aclose()
         for seat in self.others:
             with contextlib.suppress(Exception):
                 await seat.room.disconnect()

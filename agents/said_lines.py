@@ -108,3 +108,12 @@ class SaidLinesPublisher:
         if self._latest is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._latest)
+
+    async def aclose(self) -> None:
+        """Stop waiting for an update still in flight (the job is ending: a call that ended
+        normally flushed before its agents left)."""
+        latest, self._latest = self._latest, None
+        if latest is not None and not latest.done():
+            latest.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await latest
