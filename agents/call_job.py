@@ -354,9 +354,11 @@ class CallJob:
         gone or a server that is gone cannot hold the job.
         """
         seats = list(self.seats.values())
-        await asyncio.gather(*(seat.publisher.flush() for seat in seats))
-        # the attribute that lets an observer recover a cut last line (agents.said_lines)
-        await asyncio.gather(*(seat.said.flush() for seat in seats))
+        # the session events, and the attribute that lets an observer recover a cut last line
+        # (agents.said_lines): independent, so at once
+        await asyncio.gather(
+            *(seat.publisher.flush() for seat in seats), *(seat.said.flush() for seat in seats)
+        )
         connected = all(seat.room.isconnected() for seat in seats)
         if connected and not await receive_everything(seats, SETTLE_TIMEOUT_S):
             logger.warning(

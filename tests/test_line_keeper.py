@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import pytest
+from livekit import rtc
 from test_observer import Recorder, fresh_room, join_stand_in, observer_token
 
 import tui.core.line_keeper as line_keeper
@@ -31,6 +32,19 @@ from tui.core.local_server import LocalServer
 from tui.core.observer import RoomObserver
 
 CHRIS = "driver-chris"
+
+
+async def say_final(room: rtc.Room, text: str) -> None:
+    """``text`` as one final transcript segment of ``room``'s participant."""
+    writer = await room.local_participant.stream_text(topic=TRANSCRIPTION_TOPIC)
+    await writer.write(text)
+    await writer.aclose(attributes={TRANSCRIPTION_FINAL_ATTRIBUTE: "true"})
+
+
+def observing(server: LocalServer, room_name: str, recorder: Recorder) -> RoomObserver:
+    return RoomObserver(server.url, observer_token(server, room_name), room_name, recorder)
+
+
 LINES = ["Hey Tim, go ahead.", "Goodbye Tim."]
 
 
@@ -41,14 +55,9 @@ async def test_a_line_said_but_never_streamed_arrives_before_the_departure(
     recorder = Recorder()
     async with fresh_room(livekit_server) as (_, room_name):
         chris = await join_stand_in(livekit_server, room_name, CHRIS, "driver", amplitude=None)
-        observer = RoomObserver(
-            livekit_server.url, observer_token(livekit_server, room_name), room_name, recorder
-        )
-        async with observer:
+        async with observing(livekit_server, room_name, recorder):
             await recorder.wait_for(ParticipantJoined, lambda e: e.identity == CHRIS)
-            writer = await chris.room.local_participant.stream_text(topic=TRANSCRIPTION_TOPIC)
-            await writer.write(LINES[0])
-            await writer.aclose(attributes={TRANSCRIPTION_FINAL_ATTRIBUTE: "true"})
+            await say_final(chris.room, LINES[0])
             await recorder.wait_for(TranscriptSegment, lambda e: e.final)
             # the second line is said (the attribute) and its stream never comes: it was cut
             await chris.room.local_participant.set_attributes(
@@ -70,14 +79,9 @@ async def test_a_departure_owing_nothing_recovers_nothing(
     recorder = Recorder()
     async with fresh_room(livekit_server) as (_, room_name):
         chris = await join_stand_in(livekit_server, room_name, CHRIS, "driver", amplitude=None)
-        observer = RoomObserver(
-            livekit_server.url, observer_token(livekit_server, room_name), room_name, recorder
-        )
-        async with observer:
+        async with observing(livekit_server, room_name, recorder):
             await recorder.wait_for(ParticipantJoined, lambda e: e.identity == CHRIS)
-            writer = await chris.room.local_participant.stream_text(topic=TRANSCRIPTION_TOPIC)
-            await writer.write(LINES[0])
-            await writer.aclose(attributes={TRANSCRIPTION_FINAL_ATTRIBUTE: "true"})
+            await say_final(chris.room, LINES[0])
             await chris.room.local_participant.set_attributes(
                 {SAID_LINES_ATTRIBUTE: encode_said(LINES[:1])}
             )
@@ -97,10 +101,7 @@ async def test_an_observer_joining_late_gets_the_lines_said_before(
             await chris.room.local_participant.set_attributes(
                 {SAID_LINES_ATTRIBUTE: encode_said(LINES)}
             )
-            observer = RoomObserver(
-                livekit_server.url, observer_token(livekit_server, room_name), room_name, recorder
-            )
-            async with observer:
+            async with observing(livekit_server, room_name, recorder):
                 joined = await recorder.wait_for(ParticipantJoined, lambda e: e.identity == CHRIS)
                 finals = [e for e in recorder.of(TranscriptSegment) if e.final]
                 assert [e.text for e in finals] == LINES
@@ -126,9 +127,8 @@ async def test_a_late_copy_of_a_recovered_line_is_dropped(
     delivered: list[DomainEvent] = []
     keeper, tasks = _keeper(delivered)
     keeper.emit(ParticipantJoined("room", CHRIS))
-    keeper.emit(
-        AttributesChanged("room", CHRIS, ((SAID_LINES_ATTRIBUTE, encode_said(LINES[1:])),), ())
-    )
+    said = ((SAID_LINES_ATTRIBUTE, encode_said(LINES[1:])),)
+    keeper.emit(AttributesChanged("room", CHRIS, said, said))
     keeper.emit(ParticipantLeft("room", CHRIS))
     assert not any(isinstance(e, ParticipantLeft) for e in delivered), "held for the line"
     await asyncio.gather(*tasks)
@@ -149,6 +149,6 @@ def test_a_departure_owing_nothing_is_delivered_at_once() -> None:
     said = ((SAID_LINES_ATTRIBUTE, encode_said(LINES[:1])),)
     keeper.emit(ParticipantJoined("room", CHRIS))
     keeper.emit(TranscriptSegment("room", CHRIS, "SG_1", LINES[0], final=True))
-    keeper.emit(AttributesChanged("room", CHRIS, said, ()))
+    keeper.emit(AttributesChanged("room", CHRIS, said, said))
     keeper.emit(ParticipantLeft("room", CHRIS))
     assert not tasks and isinstance(delivered[-1], ParticipantLeft)

@@ -56,13 +56,18 @@ def _attributes(*lines: str) -> tuple[tuple[str, str], ...]:
     return ((SAID_LINES_ATTRIBUTE, encode_said(list(lines))),)
 
 
+def _said_changed(attributes: tuple[tuple[str, str], ...]) -> AttributesChanged:
+    """The event of the agent updating its said lines (the key is among the changed ones)."""
+    return AttributesChanged("room", CHRIS, attributes, attributes)
+
+
 def test_a_cut_stream_is_finished_under_its_own_segment_id() -> None:
     ledger = SaidLedger("room")
     ledger.seen(ParticipantJoined("room", CHRIS, attributes=_attributes()))
     ledger.seen(_segment("SG_1", "Hey Tim.", final=True))
-    ledger.seen(AttributesChanged("room", CHRIS, _attributes("Hey Tim."), ()))
+    ledger.seen(_said_changed(_attributes("Hey Tim.")))
     ledger.seen(_segment("SG_2", "Goodbye", final=False))  # then the stream was cut
-    ledger.seen(AttributesChanged("room", CHRIS, _attributes("Hey Tim.", "Goodbye Tim."), ()))
+    ledger.seen(_said_changed(_attributes("Hey Tim.", "Goodbye Tim.")))
     [recovered] = ledger.recover(CHRIS)
     assert (recovered.segment_id, recovered.text, recovered.final) == (
         "SG_2",
@@ -76,7 +81,7 @@ def test_a_cut_stream_is_finished_under_its_own_segment_id() -> None:
 def test_a_line_never_started_gets_an_id_of_its_own() -> None:
     ledger = SaidLedger("room")
     ledger.seen(_segment("SG_1", "Hey Tim.", final=True))
-    ledger.seen(AttributesChanged("room", CHRIS, _attributes("Hey Tim.", "Goodbye Tim."), ()))
+    ledger.seen(_said_changed(_attributes("Hey Tim.", "Goodbye Tim.")))
     [recovered] = ledger.recover(CHRIS)
     assert recovered.segment_id == f"said:{CHRIS}:1"
     assert recovered.text == "Goodbye Tim."
@@ -90,7 +95,7 @@ def test_a_participant_without_the_attribute_recovers_nothing() -> None:
 
 def test_owed_lines_are_those_not_heard_yet() -> None:
     ledger = SaidLedger("room")
-    ledger.seen(AttributesChanged("room", CHRIS, _attributes("Hey Tim.", "Goodbye Tim."), ()))
+    ledger.seen(_said_changed(_attributes("Hey Tim.", "Goodbye Tim.")))
     ledger.seen(_segment("SG_1", "Hey Tim.", final=True))
     assert ledger.owed(CHRIS) == ["Goodbye Tim."]
     ledger.seen(_segment("SG_2", "Goodbye Tim.", final=True))
@@ -113,5 +118,14 @@ def test_history_is_every_line_said_before_anything_was_heard_once() -> None:
 def test_no_history_for_a_speaker_already_heard() -> None:
     ledger = SaidLedger("room")
     ledger.seen(_segment("SG_1", "Hey", final=False))
-    ledger.seen(AttributesChanged("room", CHRIS, _attributes("Hey Tim."), ()))
+    ledger.seen(_said_changed(_attributes("Hey Tim.")))
     assert ledger.history(CHRIS) == []
+
+
+def test_an_attribute_change_that_leaves_the_lines_alone_is_not_read_again() -> None:
+    ledger = SaidLedger("room")
+    ledger.seen(_said_changed(_attributes("Hey Tim.")))
+    # the agent's state changes: the complete set still carries the (unchanged) lines
+    state = (*_attributes("not what was said"), ("lk.agent.state", "speaking"))
+    ledger.seen(AttributesChanged("room", CHRIS, state, (("lk.agent.state", "speaking"),)))
+    assert ledger.owed(CHRIS) == ["Hey Tim."]

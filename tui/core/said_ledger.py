@@ -30,6 +30,11 @@ from tui.core.events import (
 )
 
 
+def _said_id(identity: str, index: int) -> str:
+    """The segment id of ``identity``'s line ``index`` (from 0) taken from its attribute."""
+    return f"said:{identity}:{index}"
+
+
 def _same(one: str, other: str) -> bool:
     return " ".join(one.split()) == " ".join(other.split())
 
@@ -77,9 +82,11 @@ class SaidLedger:
                     speaker.heard.append(event.text.strip())
             else:
                 speaker.cut.append(started)
-        elif isinstance(event, ParticipantJoined | AttributesChanged):
-            value = dict(event.attributes).get(SAID_LINES_ATTRIBUTE, "")
-            said = decode_said(value)
+        elif isinstance(event, ParticipantJoined) or (
+            # state changes come several times a second: parse the lines only when they changed
+            isinstance(event, AttributesChanged) and SAID_LINES_ATTRIBUTE in dict(event.changed)
+        ):
+            said = decode_said(dict(event.attributes).get(SAID_LINES_ATTRIBUTE, ""))
             if said is not None:
                 self._speakers.setdefault(event.identity, _Speaker()).said = said
 
@@ -93,7 +100,7 @@ class SaidLedger:
         first = speaker.said.count - len(speaker.said.lines)
         speaker.heard.extend(speaker.said.lines)
         return [
-            self._final(identity, f"said:{identity}:{first + offset}", text, "")
+            self._final(identity, _said_id(identity, first + offset), text, "")
             for offset, text in enumerate(speaker.said.lines)
         ]
 
@@ -128,7 +135,7 @@ class SaidLedger:
             # the cut streams are the newest lines' (a line is one stream): pair from the end
             slot = len(cut) - len(lines) + offset
             segment_id, track_id = (
-                cut[slot] if slot >= 0 else (f"said:{identity}:{first_index + offset}", "")
+                cut[slot] if slot >= 0 else (_said_id(identity, first_index + offset), "")
             )
             segments.append(self._final(identity, segment_id, text, track_id))
         return segments
