@@ -37,8 +37,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $@
 
-cluster: install server redis ## A local cluster in the foreground: Redis, 2 nodes, 2 workers; Ctrl-C stops it
-	$(PY) -m tui.cluster
+cluster: install server redis ## A local cluster in the foreground: Redis, 2 nodes, 2 workers (CAPACITY=N: fixed calls per worker); Ctrl-C stops it
+	$(PY) -m tui.cluster $(if $(CAPACITY),--capacity $(CAPACITY))
 
 redis: ## redis-server (the cluster tests' and `make cluster`'s shared state): apt-get install when missing
 	@if command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; then \

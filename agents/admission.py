@@ -74,13 +74,14 @@ class _Server(Protocol):
 
 def calibrated_capacity(
     *,
-    cores: int | None = None,
+    cores: float | None = None,
     work: Callable[[], None] = calibration_work,
     clock: Callable[[], float] = time.perf_counter,
     repeats: int = 300,
 ) -> int:
     """Calls this machine can run in real time with no other work on it: its cores' budget
-    over a call's cost, measured on this machine (:func:`call_core_share`). At least 1."""
+    over a call's cost, measured on this machine (:func:`call_core_share`). At least 1.
+    ``cores`` is the cores this worker may use (all of the machine's by default)."""
     cores = cores or os.cpu_count() or 1
     return calls_for(cores, call_core_share(work=work, clock=clock, repeats=repeats))
 

@@ -105,16 +105,33 @@ def worker_capacity(env: Mapping[str, str] | None = None) -> int | None:
     return int(raw)
 
 
-def measured_admission(lag: LoopLag) -> Admission:
+def workers_on_machine(env: Mapping[str, str] | None = None) -> int:
+    """``$DISPATCH_WORKERS_ON_MACHINE``: how many workers share this machine's cores (1 if unset).
+
+    Each worker measures the whole machine; workers started side by side (the local cluster)
+    would each claim all of it and together take more calls than it runs in real time."""
+    raw = (os.environ if env is None else env).get("DISPATCH_WORKERS_ON_MACHINE", "").strip()
+    if not raw:
+        return 1
+    if not raw.isdigit() or int(raw) < 1:
+        raise VoiceConfigError(
+            f"DISPATCH_WORKERS_ON_MACHINE={raw!r} is not a positive whole number: "
+            "set it to the workers started on this machine, or unset it"
+        )
+    return int(raw)
+
+
+def measured_admission(lag: LoopLag, *, sharing: int = 1) -> Admission:
     """Admission by what this machine runs in real time: :func:`calibrated_capacity`, starting
     calls counting ``STARTING_WEIGHT``, and refusal while ``lag`` (the worker's loop; an
     in-process worker's is also the dashboard's, which lags only when the whole process is
-    short of CPU) is late."""
+    short of CPU) is late. ``sharing`` workers on this machine split its cores."""
     measured: Future[int] = Future()
+    cores = (os.cpu_count() or 1) / sharing
 
     def measure() -> None:
         try:
-            measured.set_result(calibrated_capacity())
+            measured.set_result(calibrated_capacity(cores=cores))
         except BaseException as exc:  # surfaces at the first job request
             measured.set_exception(exc)
 
@@ -171,17 +188,19 @@ def build_server(
     ``capacity`` (else ``$DISPATCH_WORKER_CAPACITY``) is the calls the worker takes at once:
     it refuses more (:mod:`agents.admission`), and a process worker also refuses while its
     event loop lags. Without either, the capacity is measured (:func:`measured_admission`), for
-    in-process and process workers alike. The reported load is the share of capacity in use.
+    in-process and process workers alike, on this worker's share of the cores
+    (:func:`workers_on_machine`). The reported load is the share of capacity in use.
     """
     warn_on_version_drift()
     # before the first job: the SDK's warm-up would load models no session here uses
     skip_local_inference_preload()
     mode = resolve_voice_mode(voice)
     capacity = capacity or worker_capacity()
+    sharing = workers_on_machine()
     sampler = LoopLag()
     lag: LoopLag | None = sampler
     if capacity is None:
-        admission = measured_admission(sampler)
+        admission = measured_admission(sampler, sharing=sharing)
     elif executor == JobExecutorType.THREAD:
         # An explicit count: an in-process worker runs that many (tests, `dispatch-tui run
         # --concurrency`); its loop is the dashboard's too, so its lag refuses nothing then.

@@ -211,10 +211,16 @@ def _concurrent_table(results: dict[str, Any]) -> str:
         note = f"\ncluster: not run ({cluster['error']})"
     elif cluster:
         spread = sorted(cluster["jobs_per_worker"].values(), reverse=True)
+        measured = cluster.get("worker_capacities") or []
+        capacity = (
+            f"measured {' + '.join(str(n) for n in measured)}"
+            if cluster["capacity"] == "measured" and measured
+            else cluster["capacity"]
+        )
         rows.append(
             [
                 f"cluster: {cluster['nodes']} nodes, {cluster['workers']} workers "
-                f"(capacity {cluster['capacity']})",
+                f"(capacity {capacity})",
                 str(cluster["rooms"]),
                 f"{cluster['completed']}/{cluster['rooms']}",
                 _ms(cluster["time_to_both_agents_s"], "p50"),

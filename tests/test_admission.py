@@ -110,6 +110,8 @@ def test_calibrated_capacity_scales_with_core_speed_and_count() -> None:
     reference = [REFERENCE_CALIBRATION_S] * 3
     assert calibrated_capacity(cores=2, work=lambda: None, clock=timed(reference), repeats=3) == 5
     assert calibrated_capacity(cores=4, work=lambda: None, clock=timed(reference), repeats=3) == 11
+    # two workers on 2 cores: each measures its one core (2 calls), together 4, not 10
+    assert calibrated_capacity(cores=1, work=lambda: None, clock=timed(reference), repeats=3) == 2
     # a core half as fast runs half the calls; the best run counts, not a preempted one
     slow = [REFERENCE_CALIBRATION_S * 9, REFERENCE_CALIBRATION_S * 2]
     assert calibrated_capacity(cores=2, work=lambda: None, clock=timed(slow), repeats=2) == 2

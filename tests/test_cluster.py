@@ -105,6 +105,17 @@ def test_jobs_of_reports_lost_and_unassigned_jobs() -> None:
     assert (job_id, worker_id, status) == ("AJ_here", "AW_1", "running")
 
 
+def test_workers_measure_their_share_of_the_machine_unless_given_a_count(tmp_path: Path) -> None:
+    measured = Cluster(nodes=1, workers=3, workdir=tmp_path)
+    assert measured.worker_env == {"DISPATCH_WORKERS_ON_MACHINE": "3"}
+    fixed = Cluster(
+        nodes=1, workers=2, capacity=4, worker_env={"DISPATCH_VOICE": "offline"}, workdir=tmp_path
+    )
+    assert fixed.worker_env == {"DISPATCH_WORKER_CAPACITY": "4", "DISPATCH_VOICE": "offline"}
+    with pytest.raises(ValueError, match="at least one call"):
+        Cluster(nodes=1, workers=1, capacity=0)
+
+
 def test_env_file_is_private(tmp_path: object) -> None:
     from pathlib import Path
 
@@ -127,7 +138,9 @@ def test_env_file_is_private(tmp_path: object) -> None:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     started = time.monotonic()
-    with Cluster(nodes=2, workers=2) as running:
+    # a fixed count: the ten rooms at once must all run, on any machine (a measured capacity,
+    # the default, would refuse most of them on 2 cores: that has its own test)
+    with Cluster(nodes=2, workers=2, capacity=ROOMS) as running:
         print(f"\ncluster up in {time.monotonic() - started:.1f}s: {running.urls}")
         yield running
 

@@ -7,6 +7,7 @@ import pytest
 
 from agents.multi_agent_worker import job_count_load, worker_capacity
 from agents.voices import VoiceConfigError
+from agents.worker_server import workers_on_machine
 
 
 def _server(jobs: int) -> Any:
@@ -29,3 +30,11 @@ def test_capacity_comes_from_the_environment() -> None:
 def test_bad_capacity_is_one_clear_error(raw: str) -> None:
     with pytest.raises(VoiceConfigError, match="DISPATCH_WORKER_CAPACITY"):
         worker_capacity({"DISPATCH_WORKER_CAPACITY": raw})
+
+
+def test_workers_on_machine_splits_the_cores_and_rejects_nonsense() -> None:
+    assert workers_on_machine({}) == 1
+    assert workers_on_machine({"DISPATCH_WORKERS_ON_MACHINE": " 2 "}) == 2
+    for raw in ("0", "-1", "two"):
+        with pytest.raises(VoiceConfigError, match="DISPATCH_WORKERS_ON_MACHINE"):
+            workers_on_machine({"DISPATCH_WORKERS_ON_MACHINE": raw})

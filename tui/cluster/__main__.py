@@ -28,6 +28,14 @@ from tui.cluster.launcher import (
 from tui.cluster.processes import ClusterError
 
 
+def _positive_int(raw: str) -> int:
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not a positive whole number: give the calls one worker may run at once"
+        )
+    return int(raw)
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tui.cluster",
@@ -38,10 +46,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="workers (2)")
     parser.add_argument(
         "--capacity",
-        type=int,
+        type=_positive_int,
         default=DEFAULT_WORKER_CAPACITY,
-        help=f"calls per worker (DISPATCH_WORKER_CAPACITY, {DEFAULT_WORKER_CAPACITY}); the "
-        "server gives a worker no more jobs once it runs 70%% of it",
+        help="a fixed count of calls per worker (DISPATCH_WORKER_CAPACITY); the server gives a "
+        "worker no more jobs once it runs 70%% of it. Default: each worker measures what its "
+        "share of this machine's cores runs in real time and refuses the rest",
     )
     parser.add_argument(
         "--voice",
@@ -66,10 +75,16 @@ def _describe(cluster: Cluster, env_file: Path) -> list[str]:
         lines.append(
             f"{worker.name}: pid {worker.pid}, id {worker.worker_id}, log {worker.log_path}"
         )
-    lines.append(
-        f"capacity: {cluster.capacity} calls per worker; the server gives a worker no more "
-        f"jobs once it runs {calls_per_worker(cluster.capacity)}"
-    )
+    if cluster.capacity is None:
+        lines.append(
+            "capacity: each worker measures what its share of this machine runs in real time "
+            "(its log says 'worker takes up to N calls at once') and refuses the rest"
+        )
+    else:
+        lines.append(
+            f"capacity: {cluster.capacity} calls per worker; the server gives a worker no more "
+            f"jobs once it runs {calls_per_worker(cluster.capacity)}"
+        )
     lines.append(f"logs: {cluster.workdir}")
     lines.append(f"dashboard: .venv/bin/dispatch-tui --env-file {env_file} --no-worker")
     lines.append("Ctrl-C stops the cluster.")

@@ -43,15 +43,17 @@ DEFAULT_NODES = 2
 DEFAULT_WORKERS = 2
 NODE_READY_TIMEOUT_S = 30.0
 
-DEFAULT_WORKER_CAPACITY = 10
-"""Calls per worker (``DISPATCH_WORKER_CAPACITY``) given to local workers (see :class:`Cluster`).
+DEFAULT_WORKER_CAPACITY: int | None = None
+"""Calls per worker given to local workers: None measures what each runs in real time.
 
-A worker with a capacity reports its load as calls in use / capacity instead of the whole
-machine's CPU. The CPU figure is the same for every worker on one machine, and on a small busy
-one it crosses livekit-server's target load (0.7) within seconds, after which the server drops
-new dispatches ("no servers available") with nothing retrying them. With a capacity, a worker
-counts as busy once it runs ``calls_per_worker(capacity)`` calls (7 of 10), so two workers
-take about 14 calls at once; real deployments size it to what one machine can run."""
+A local cluster's workers share one machine, so each measures its share of the cores
+(``DISPATCH_WORKERS_ON_MACHINE`` = the worker count; :mod:`agents.admission`) and refuses what
+would not run in real time: livekit-server then offers the job to the other worker, and a job
+no worker takes stays unassigned, visibly. A fixed ``capacity`` (``DISPATCH_WORKER_CAPACITY``)
+takes that many calls whatever the machine: 20 calls on two workers of 15 on a 2-core machine
+completed 17 of 20, with 15 lines lost. A worker with a fixed capacity reports its load as
+calls in use / capacity and counts as busy once it runs ``calls_per_worker(capacity)`` calls
+(7 of 10)."""
 
 DEFAULT_WORKER_NODE = 0
 """The node every local worker registers with, unless :class:`Cluster` is told otherwise.
@@ -103,7 +105,7 @@ class Cluster:
     idempotent. Worker ``i`` registers with node ``worker_nodes[i]``, by default
     :data:`DEFAULT_WORKER_NODE` for all (see there why), so the jobs of the other nodes' rooms
     travel through Redis to workers registered elsewhere. ``capacity`` is each worker's
-    ``DISPATCH_WORKER_CAPACITY`` (:data:`DEFAULT_WORKER_CAPACITY`).
+    ``DISPATCH_WORKER_CAPACITY``, or None for the measured share (:data:`DEFAULT_WORKER_CAPACITY`).
     """
 
     def __init__(
@@ -115,12 +117,12 @@ class Cluster:
         base_config: ServerConfig | None = None,
         workdir: Path | None = None,
         worker_env: dict[str, str] | None = None,
-        capacity: int = DEFAULT_WORKER_CAPACITY,
+        capacity: int | None = DEFAULT_WORKER_CAPACITY,
         worker_nodes: Sequence[int] | None = None,
     ) -> None:
         if nodes < 1 or workers < 0:
             raise ValueError("a cluster needs at least one node and no negative worker count")
-        if capacity < 1:
+        if capacity is not None and capacity < 1:
             raise ValueError("a worker's capacity is at least one call")
         self._node_count = nodes
         self._worker_count = workers
@@ -134,8 +136,14 @@ class Cluster:
         ):
             raise ValueError(f"worker_nodes needs one node index (0..{nodes - 1}) per worker")
         self.capacity = capacity
-        """Calls per worker (``DISPATCH_WORKER_CAPACITY``); an explicit worker_env value wins."""
-        self._worker_env = {"DISPATCH_WORKER_CAPACITY": str(capacity), **(worker_env or {})}
+        """Calls per worker (``DISPATCH_WORKER_CAPACITY``), None for the measured share; an
+        explicit worker_env value wins."""
+        limit = (
+            {"DISPATCH_WORKERS_ON_MACHINE": str(max(workers, 1))}
+            if capacity is None
+            else {"DISPATCH_WORKER_CAPACITY": str(capacity)}
+        )
+        self._worker_env = {**limit, **(worker_env or {})}
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="dispatch-tui-cluster-"))
         self.redis: RedisServer | None = None
         self.nodes: list[LocalServer] = []
@@ -147,6 +155,11 @@ class Cluster:
         self._cancelled.set()
         for worker in self.workers:
             worker.cancelled.set()
+
+    @property
+    def worker_env(self) -> dict[str, str]:
+        """What every worker's environment gets on top of the cluster's credentials."""
+        return dict(self._worker_env)
 
     @property
     def api_key(self) -> str:

@@ -288,22 +288,32 @@ async def run_conversations(
     *,
     scenario: Scenario | None = None,
     timeout_s: float = 90.0,
+    join_timeout_s: float | None = None,
 ) -> LoadResult:
-    """Start ``rooms`` conversations at once, spread over the nodes, and watch them end."""
+    """Start ``rooms`` conversations at once, spread over the nodes, and watch them end.
+
+    With ``join_timeout_s``, a room no agent joined by then was refused (workers that admit
+    only what they run in real time leave the excess unassigned) and is not waited for.
+    """
     scenario = scenario or scripted_scenario()
     started = time.monotonic()
     watches = list(await asyncio.gather(*(session.open_room(i, scenario) for i in range(rooms))))
+    join_wait_s = min(timeout_s, join_timeout_s or timeout_s)
 
     async def jobs_while_talking(index: int, watch: RoomWatch) -> tuple[str, list[RoomJob]]:
         # each room's jobs as soon as its agents talk: a call that ended before its jobs were
         # read has no participant left, and its job reads as lost (one by one after all ten
         # had their agents, the last rooms' calls had ended at load 29)
-        await watch.wait_until(lambda w: w.both_agents_at is not None, timeout_s)
+        await watch.wait_until(lambda w: w.both_agents_at is not None, join_wait_s)
+        if not watch.joined:  # refused: its dispatch stays unassigned
+            return watch.room, await session.jobs(watch.room, index % len(session.urls))
         return watch.room, await session.assigned_jobs(watch.room, index % len(session.urls))
 
     jobs = dict(await asyncio.gather(*(jobs_while_talking(i, w) for i, w in enumerate(watches))))
     remaining = max(1.0, timeout_s - (time.monotonic() - started))
-    await asyncio.gather(*(w.wait_until(lambda w: w.completed, remaining) for w in watches))
+    await asyncio.gather(
+        *(w.wait_until(lambda w: w.completed, remaining) for w in watches if w.joined)
+    )
     result = LoadResult(watches=watches, jobs=jobs, wall_s=time.monotonic() - started)
     await session.delete_rooms([w.room for w in watches])
     return result
