@@ -210,12 +210,15 @@ def summarize_timings(timings: list[RoomTiming], variants: tuple[str, ...]) -> d
 
 
 def checks(result: dict[str, Any]) -> list[Check]:
-    """Issue 6 targets: p95 under 1 s (stretch 0.6 s), and no worse than two workers."""
+    """Issue 6 targets: p95 under 1 s (stretch 0.6 s), and no worse than two workers; issue 15:
+    450 ms, under which livekit's fixed waits leave little room (README, "Performance": the
+    job request's 200 ms claim window in psrpc and the SDK's 150 ms publisher-offer debounce)."""
     multi = result["variants"]["multi"]
     p95 = multi["both_subscribed_s"]["p95"]
     found = [
         at_most("time to both agents p95 (multi)", p95, 1.0, "s", "< 1 s"),
         at_most("time to both agents p95, stretch", p95, 0.6, "s", "< 0.6 s"),
+        at_most("one room, both agents p95 (issue 15)", p95, 0.45, "s", "<= 450 ms"),
         info("time to Tim's first audio p95 (multi)", multi["tim_audible_s"]["p95"], "s"),
     ]
     ratios = result.get("ratio_multi_over_two_workers")

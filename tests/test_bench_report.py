@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bench import all_agents, concurrency, floor_stage, launch_time
+from bench import all_agents, cluster_bench, concurrency, floor_stage, launch_time
 from bench.__main__ import parse_args
 from bench.report import collect_checks, lost_lines_total
 
@@ -141,3 +141,37 @@ def test_bad_counts_are_a_one_line_usage_error(capsys: pytest.CaptureFixture[str
     args = parse_args(["--quick", "--only", "floor,ramp"])
     assert (args.floor_calls, args.ramp_rooms, args.only) == ((1, 3), 4, ("floor", "ramp"))
     assert parse_args([]).levels == (1, 5, 10, 20)
+
+
+def _cluster(**changes: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "rooms": 20,
+        "workers": 2,
+        "completed": 4,
+        "accepted": 4,
+        "refused": 16,
+        "unassigned": 16,
+        "jobs_per_worker": {"AW_a": 2, "AW_b": 2},
+        "time_to_both_agents_s": _summary(2.5, 2.9),
+    }
+    result.update(changes)
+    return result
+
+
+def test_cluster_passes_when_every_accepted_call_completes_and_the_rest_stay_unassigned() -> None:
+    rows = {check.name: check for check in cluster_bench.checks(_cluster())}
+    assert rows["cluster: 20 calls at once, accepted completed (16 refused)"].passed is True
+    assert rows["cluster: workers that ran calls"].passed is True
+    assert rows["cluster: both agents p95 (accepted calls)"].passed is True
+
+
+def test_cluster_fails_on_an_accepted_call_lost_a_refusal_not_seen_or_a_slow_start() -> None:
+    incomplete = cluster_bench.checks(_cluster(completed=3))[0]
+    assert incomplete.passed is False
+    # a room nobody joined whose dispatch is not unassigned was not refused visibly
+    unseen = cluster_bench.checks(_cluster(unassigned=15))[0]
+    assert unseen.passed is False
+    slow = {
+        c.name: c for c in cluster_bench.checks(_cluster(time_to_both_agents_s=_summary(2, 3.2)))
+    }
+    assert slow["cluster: both agents p95 (accepted calls)"].passed is False
