@@ -61,14 +61,23 @@ def lost_lines(scripted: int, finals: int) -> int:
 
 
 async def _open_room(
-    server: LocalServer, host: WorkerHost, lkapi: api.LiveKitAPI, scenario: Scenario, name: str
+    server: LocalServer,
+    host: WorkerHost,
+    lkapi: api.LiveKitAPI,
+    scenario: Scenario,
+    name: str,
+    created_wall: dict[str, float],
 ) -> RoomProbe:
     t0 = time.monotonic()
+    created_wall[name] = time.time()
     # as the dashboard creates a room it watches: the job waits for a hidden observer before
-    # its agents join (the host's tap or the probe, joining together below), so neither misses
-    # the call's start on a loaded machine
+    # its agents join, so the probe misses nothing of the call on a loaded machine
     watched = dataclasses.replace(scenario, observer_wait_s=WATCHED_OBSERVER_WAIT_S)
     await create_room(lkapi, name, watched, (AGENT_NAME,))
+    # One connection per room: the probe hands the session events to the host. A second one
+    # (the host's own tap) doubled the joins of a burst in this process (40 at 20 rooms: the
+    # probes then saw agents 8 s after the worker had them talking), and a tap that joined
+    # after the probe had let the job start missed the call's first events.
     probe = RoomProbe(
         server.url,
         server.api_key,
@@ -77,9 +86,28 @@ async def _open_room(
         t0=t0,
         tim=scenario.dispatcher.identity,
         chris=scenario.driver.identity,
+        on_session_event=host.record,
     )
-    await asyncio.gather(host.watch(name), probe.__aenter__())
+    await probe.__aenter__()
     return probe
+
+
+def _accepted(host: WorkerHost, probes: list[RoomProbe], room: str) -> bool:
+    """Whether the worker took ``room``'s call: it said its sessions started, or the probe saw
+    an agent's audio (a session event can be missed; an agent in the room cannot)."""
+    if host.of(room, "session_started"):
+        return True
+    return any(probe.room == room and probe.subscribed_at for probe in probes)
+
+
+def _sessions_started_s(host: WorkerHost, room: str, created_wall: float | None) -> float | None:
+    """Create-room request to the last of the room's sessions started, by the worker's own
+    clock (the ``sent_at`` of its events): the worker's share of the time to both agents,
+    apart from how late this process's observers hear of it."""
+    sent = [float(e["sent_at"]) for e in host.of(room, "session_started") if e.get("sent_at")]
+    if created_wall is None or len(sent) < 2:
+        return None
+    return max(sent) - created_wall
 
 
 def _turn_gaps(host: WorkerHost, room: str) -> list[float]:
@@ -98,6 +126,7 @@ async def run_level(server: LocalServer, host: WorkerHost, rooms: int) -> dict[s
     lines = len(BENCH_SCRIPT)
     names = [f"bench_conc{rooms}_{i}_{secrets.token_hex(3)}" for i in range(rooms)]
     probes: list[RoomProbe] = []
+    created_wall: dict[str, float] = {}
     lkapi = api.LiveKitAPI(server.url, server.api_key, server.api_secret)
     timeout_s = BASE_TIMEOUT_S + PER_ROOM_TIMEOUT_S * rooms
     started = time.monotonic()
@@ -107,12 +136,12 @@ async def run_level(server: LocalServer, host: WorkerHost, rooms: int) -> dict[s
             ResourceMonitor(os.getpid(), children=False) as bench_usage,
         ):
             opened = await asyncio.gather(
-                *(_open_room(server, host, lkapi, scenario, name) for name in names),
+                *(_open_room(server, host, lkapi, scenario, name, created_wall) for name in names),
                 return_exceptions=True,
             )
             probes = [p for p in opened if isinstance(p, RoomProbe)]
             await host.wait_for(names, "session_started", JOIN_TIMEOUT_S)
-            accepted = [name for name in names if host.of(name, "session_started")]
+            accepted = [name for name in names if _accepted(host, probes, name)]
             all_ended = await host.wait_for(accepted, "conversation_ended", timeout_s)
         # the last lines can arrive after the worker said the call ended: wait until each
         # accepted call's lines are in or its agents left (the observer delivers a departure
@@ -125,7 +154,7 @@ async def run_level(server: LocalServer, host: WorkerHost, rooms: int) -> dict[s
             await asyncio.sleep(0.1)
         # a call that started after JOIN_TIMEOUT_S was accepted late, not refused: it owes
         # every line too (and was not waited for, so it fails unless it completed)
-        accepted = [name for name in names if host.of(name, "session_started")]
+        accepted = [name for name in names if _accepted(host, probes, name)]
     finally:
         for opened_probe in probes:
             with contextlib.suppress(Exception):
@@ -152,6 +181,7 @@ async def run_level(server: LocalServer, host: WorkerHost, rooms: int) -> dict[s
             {
                 "room": name,
                 "both_subscribed_s": probe.both_subscribed_s if probe else None,
+                "sessions_started_s": _sessions_started_s(host, name, created_wall.get(name)),
                 "tim_audible_s": probe.tim_audible_s if probe else None,
                 "call_s": (ended[0]["received_at"] - probe.t0) if ended and probe else None,
                 "ended": payload.get("reason"),
@@ -180,6 +210,7 @@ async def run_level(server: LocalServer, host: WorkerHost, rooms: int) -> dict[s
         and all_ended,
         "wall_s": wall_s,
         "both_subscribed_s": summarize(r["both_subscribed_s"] for r in per_room),
+        "sessions_started_s": summarize(r["sessions_started_s"] for r in per_room),
         "tim_audible_s": summarize(r["tim_audible_s"] for r in per_room),
         "call_s": summarize(r["call_s"] for r in per_room),
         "turn_gap_s": summarize(g for r in per_room for g in r["turn_gaps_s"]),
@@ -213,7 +244,8 @@ async def run(
         progress(
             f"  {rooms:>2} rooms: {level['completed']}/{rooms} completed, "
             f"{level['refused']} refused, {level['lost_lines']} lines lost, "
-            f"both agents p95 {level['both_subscribed_s']['p95'] or 0:.3f} s, "
+            f"both agents p95 {level['both_subscribed_s']['p95'] or 0:.3f} s "
+            f"(sessions started p95 {level['sessions_started_s']['p95'] or 0:.3f} s), "
             f"worker CPU {level['worker']['cpu_percent_of_core']:.0f}% of a core, "
             f"peak RSS {level['worker']['rss_peak_mb']:.0f} MB"
         )

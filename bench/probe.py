@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from agents.tokens import observer_token
 from tui.core.audio_level import SOUND_THRESHOLD_DBFS
@@ -23,6 +23,7 @@ from tui.core.events import (
     AudioLevel,
     DomainEvent,
     ParticipantLeft,
+    SessionEvent,
     TrackUpdate,
     TranscriptSegment,
 )
@@ -40,6 +41,8 @@ class RoomProbe:
     it. Use ``async with``; ``wait_ready()`` returns once both agents are subscribed and Tim has
     been heard. ``agents`` (default Tim and Chris) are every agent identity the room expects:
     ``wait_all_subscribed()`` and ``all_subscribed_s`` are about all of them.
+    ``on_session_event`` receives the agents' session events the probe reads, so a caller
+    needs no second connection to the room for them.
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class RoomProbe:
         tim: str,
         chris: str,
         agents: Sequence[str] = (),
+        on_session_event: Callable[[SessionEvent], None] | None = None,
     ) -> None:
         self.room = room
         self.agents = frozenset(agents or (tim, chris))
@@ -64,6 +68,7 @@ class RoomProbe:
         self.final_segments: set[str] = set()
         self.left: set[str] = set()
         self.event_count = 0
+        self._on_session_event = on_session_event
         self._both_subscribed = asyncio.Event()
         self._tim_audible = asyncio.Event()
         self._all_subscribed = asyncio.Event()
@@ -97,6 +102,8 @@ class RoomProbe:
                 self.final_segments.add(event.segment_id)
         elif isinstance(event, ParticipantLeft):
             self.left.add(event.identity)
+        elif isinstance(event, SessionEvent) and self._on_session_event is not None:
+            self._on_session_event(event)
 
     @property
     def observer(self) -> RoomObserver:

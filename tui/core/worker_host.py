@@ -120,14 +120,16 @@ class WorkerHost:
             return
         tap = rtc.Room()
         # the observer's own reader: the same decoding, and LiveKit's session channel dropped
-        SessionChannelReader(room, self._record).attach(tap)
+        SessionChannelReader(room, self.record).attach(tap)
         self._taps[room] = tap
         token = observer_token(
             self._server.api_key, self._server.api_secret, room, identity=f"host-tap-{room}"
         )
         await tap.connect(self._server.url, token, rtc.RoomOptions(auto_subscribe=False))
 
-    def _record(self, event: DomainEvent) -> None:
+    def record(self, event: DomainEvent) -> None:
+        """Keep a session event read by someone else's observer of the room (a caller that
+        already observes a room need not open a second connection with :meth:`watch`)."""
         if isinstance(event, SessionEvent):
             self.events.append(
                 {
@@ -136,6 +138,7 @@ class WorkerHost:
                     "kind": event.kind,
                     "payload": event.payload,
                     "received_at": event.at,
+                    "sent_at": event.sent_at,
                 }
             )
             self._changed.set()
