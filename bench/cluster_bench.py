@@ -80,13 +80,15 @@ async def run_cluster_bench(
         1 for rows in result.jobs.values() for row in rows if row.status == "unassigned"
     )
     times = summarize(w.time_to_both_agents_s for w in result.watches)
+    sessions = summarize(w.sessions_started_s for w in result.watches)
     # a room no agent joined was not accepted; an accepted one owes every scripted line
     accepted = [w for w in result.watches if w.joined]
     lost = sum(lost_lines(len(BENCH_SCRIPT), len(w.finals)) for w in accepted)
     say(
         f"  {result.completed}/{rooms} completed, {rooms - len(accepted)} refused; "
         f"both agents p50 {times['p50'] or 0:.2f} s, "
-        f"p95 {times['p95'] or 0:.2f} s; jobs per worker "
+        f"p95 {times['p95'] or 0:.2f} s (sessions started p95 {sessions['p95'] or 0:.2f} s, "
+        "worker's clock); jobs per worker "
         f"{sorted(result.jobs_per_worker().values())}; {unassigned} unassigned; "
         f"{lost} lines lost"
     )
@@ -99,6 +101,7 @@ async def run_cluster_bench(
         "completed": result.completed,
         "completion_rate": result.completed / rooms if rooms else 0.0,
         "time_to_both_agents_s": times,
+        "sessions_started_s": sessions,
         "jobs_per_worker": result.jobs_per_worker(),
         "unassigned": unassigned,
         "accepted": len(accepted),
@@ -142,6 +145,11 @@ def checks(result: dict[str, Any]) -> list[Check]:
             f"/{result['workers']}",
         ),
         info("cluster: both agents p50", result["time_to_both_agents_s"]["p50"], "s"),
+        info(
+            "cluster: sessions started p95 (worker's clock)",
+            (result.get("sessions_started_s") or {}).get("p95"),
+            "s",
+        ),
         at_most(
             "cluster: both agents p95 (accepted calls)",
             p95,

@@ -24,7 +24,7 @@ from tui.cluster.launcher import Cluster, node_configs, write_env_file
 from tui.cluster.load import ClusterSession, RoomWatch, run_conversations, scripted_scenario
 from tui.cluster.processes import HeadlessWorker
 from tui.core.control_plane_jobs import jobs_of
-from tui.core.events import RoomJob
+from tui.core.events import RoomJob, SessionEvent
 from tui.core.local_server import ServerConfig
 from tui.core.log_bridge import LogCapture
 from tui.core.settings import DashboardOptions, LiveKitSettings
@@ -114,6 +114,16 @@ def test_workers_measure_their_share_of_the_machine_unless_given_a_count(tmp_pat
     assert fixed.worker_env == {"DISPATCH_WORKER_CAPACITY": "4", "DISPATCH_VOICE": "offline"}
     with pytest.raises(ValueError, match="at least one call"):
         Cluster(nodes=1, workers=1, capacity=0)
+
+
+def test_room_watch_times_the_sessions_by_the_workers_clock() -> None:
+    watch = RoomWatch("r", "u", "u", frozenset({"tim", "chris"}), 10.0, created_wall=1000.0)
+    started = SessionEvent("r", "tim", "dispatcher", "session_started", {}, sent_at=1000.4)
+    watch.sink(started)
+    assert watch.sessions_started_s is None, "one agent of two has started"
+    watch.sink(SessionEvent("r", "chris", "driver", "session_started", {}, sent_at=1000.9))
+    watch.sink(SessionEvent("r", "tim", "dispatcher", "session_started", {}, sent_at=1003.0))
+    assert watch.sessions_started_s == pytest.approx(0.9), "the first report of each counts"
 
 
 def test_env_file_is_private(tmp_path: object) -> None:

@@ -65,6 +65,11 @@ class RoomWatch:
     agents: frozenset[str]
     created_at: float
     """``time.monotonic()`` just before the room was created."""
+    created_wall: float = 0.0
+    """``time.time()`` at the same moment, to compare with the agents' own clocks."""
+    sessions_started: dict[str, float] = field(default_factory=dict)
+    """Role -> the worker's wall clock when that agent's session started (its event's
+    ``sent_at``)."""
     joined: set[str] = field(default_factory=set)
     published: set[str] = field(default_factory=set)
     left: set[str] = field(default_factory=set)
@@ -97,6 +102,8 @@ class RoomWatch:
             self.first_seen.setdefault(event.segment_id, len(self.first_seen))
             if event.final and event.text.strip():
                 self.finals[event.segment_id] = (event.identity, event.text.strip())
+        elif isinstance(event, SessionEvent) and event.kind == "session_started":
+            self.sessions_started.setdefault(event.role, event.sent_at)
         elif isinstance(event, SessionEvent) and event.kind == "turn":
             index, text = event.payload.get("index"), event.payload.get("text")
             if isinstance(index, int) and isinstance(text, str):
@@ -139,6 +146,14 @@ class RoomWatch:
     def call_order(self) -> list[tuple[str, str]]:
         """``(role, text)`` of every turn, in the order the worker's relay recorded them."""
         return [self.turns[index] for index in sorted(self.turns)]
+
+    @property
+    def sessions_started_s(self) -> float | None:
+        """Creation to the last agent's session started, by the worker's clock: the worker's
+        share of :attr:`time_to_both_agents_s`, apart from how late the observer heard."""
+        if not self.created_wall or len(self.sessions_started) < len(self.agents):
+            return None
+        return max(self.sessions_started.values()) - self.created_wall
 
     @property
     def time_to_both_agents_s(self) -> float | None:
@@ -192,7 +207,7 @@ class ClusterSession:
         """Create room ``index`` through node ``index % n``, observe it through the next node."""
         create_node = index % len(self.urls)
         observe_node = (index + 1) % len(self.urls)
-        started = time.monotonic()
+        started, started_wall = time.monotonic(), time.time()
         created = await self.planes[create_node].create_room(scenario, watched=True)
         watch = RoomWatch(
             room=created.name,
@@ -200,6 +215,7 @@ class ClusterSession:
             observed_via=self.urls[observe_node],
             agents=frozenset(persona.identity for persona in scenario.agents),
             created_at=started,
+            created_wall=started_wall,
         )
         token = observer_token(
             self._api_key, self._api_secret, created.name, identity=f"observer-{index}"
