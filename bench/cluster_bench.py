@@ -16,6 +16,7 @@ capacities of 15 per worker took all 20 calls and completed 17, with 15 lines lo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -121,6 +122,16 @@ def capacity_lines(log_path: Path) -> list[int]:
     return [int(found) for found in CAPACITY_LINE.findall(text)]
 
 
+def _worker_clock(sessions: dict[str, Any] | None) -> str:
+    p95 = (sessions or {}).get("p95")
+    if p95 is None:
+        return ""
+    return (
+        f"by the worker's own clock the sessions started at {p95:.2f} s p95 (the burst's joins "
+        "through two nodes relaying each other's signal); the rest is the observers hearing of it"
+    )
+
+
 def checks(result: dict[str, Any]) -> list[Check]:
     """Every accepted room completes with every line, the rest are refused visibly (left
     unassigned), both workers run calls, and accepted calls get their agents within 3 s."""
@@ -150,12 +161,15 @@ def checks(result: dict[str, Any]) -> list[Check]:
             (result.get("sessions_started_s") or {}).get("p95"),
             "s",
         ),
-        at_most(
-            "cluster: both agents p95 (accepted calls)",
-            p95,
-            BOTH_AGENTS_P95_TARGET_S,
-            "s",
-            f"<= {BOTH_AGENTS_P95_TARGET_S:.0f} s",
+        dataclasses.replace(
+            at_most(
+                "cluster: both agents p95 (accepted calls)",
+                p95,
+                BOTH_AGENTS_P95_TARGET_S,
+                "s",
+                f"<= {BOTH_AGENTS_P95_TARGET_S:.0f} s",
+            ),
+            why=_worker_clock(result.get("sessions_started_s")),
         ),
     ]
 

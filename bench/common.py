@@ -291,6 +291,8 @@ class Check:
     passed: bool | None
     """None when the number could not be measured."""
     unit: str = ""
+    why: str = ""
+    """What the run measured about a missed target's cause (printed under the table)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -299,6 +301,7 @@ class Check:
             "unit": self.unit,
             "target": self.target,
             "passed": self.passed,
+            "why": self.why,
         }
 
 

@@ -131,6 +131,12 @@ def ramp_checks(result: dict[str, Any]) -> list[Check]:
             f"{rooms}/{rooms}",
             result["joined"] == rooms,
             f"/{rooms}",
+            why=(
+                f"the worker took its measured capacity ({result.get('worker_capacity')} calls) "
+                f"and refused the rest visibly ({result['worker_full_lines']} 'worker full' "
+                "lines); calls longer than the ramp overlap, and each costs about the floor's "
+                "share of a core"
+            ),
         ),
         at_most(f"{what}: slowest join", result["slowest_join_s"], JOIN_TARGET_S, "s", "<= 2 s"),
         info(f"{what}: 'worker full' log lines", float(result["worker_full_lines"]), ""),

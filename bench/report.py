@@ -191,7 +191,18 @@ def render(results: dict[str, Any]) -> str:
             ["metric", "value", "target", "result"],
         )
     )
+    missed = missed_reasons(checks)
+    if missed:
+        parts.append(missed)
     return "\n\n".join(parts)
+
+
+def missed_reasons(checks: list[Check]) -> str:
+    """Each missed target with what the run measured of its cause ("" when none is missed)."""
+    reasons = [f"- {c.name}: {c.why}" for c in checks if c.passed is False and c.why]
+    if not reasons:
+        return ""
+    return "\n".join(["Missed, and why (measured in this run; README, Performance):", *reasons])
 
 
 def _concurrent_table(results: dict[str, Any]) -> str:

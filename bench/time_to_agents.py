@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,11 @@ from bench.probe import RoomProbe
 from bench.single_agent_worker import AGENT_NAMES
 from tui.core.local_server import LocalServer
 from tui.core.worker_host import WorkerHost
+
+FIXED_WAITS = (
+    "350 ms of it are fixed waits no setting reaches: psrpc's 200 ms claim window on the job "
+    "request and the Rust SDK's 150 ms debounce of the publisher's offer"
+)
 
 READY_TIMEOUT_S = 10.0
 """A healthy room is ready in 1-2 s; a dispatch the server dropped never gets ready."""
@@ -217,8 +223,14 @@ def checks(result: dict[str, Any]) -> list[Check]:
     p95 = multi["both_subscribed_s"]["p95"]
     found = [
         at_most("time to both agents p95 (multi)", p95, 1.0, "s", "< 1 s"),
-        at_most("time to both agents p95, stretch", p95, 0.6, "s", "< 0.6 s"),
-        at_most("one room, both agents p95 (issue 15)", p95, 0.45, "s", "<= 450 ms"),
+        dataclasses.replace(
+            at_most("time to both agents p95, stretch", p95, 0.6, "s", "< 0.6 s"),
+            why=FIXED_WAITS,
+        ),
+        dataclasses.replace(
+            at_most("one room, both agents p95 (issue 15)", p95, 0.45, "s", "<= 450 ms"),
+            why=FIXED_WAITS,
+        ),
         info("time to Tim's first audio p95 (multi)", multi["tim_audible_s"]["p95"], "s"),
     ]
     ratios = result.get("ratio_multi_over_two_workers")

@@ -11,7 +11,7 @@ import pytest
 
 from bench import all_agents, cluster_bench, concurrency, floor_stage, launch_time
 from bench.__main__ import parse_args
-from bench.report import collect_checks, lost_lines_total
+from bench.report import collect_checks, lost_lines_total, missed_reasons
 
 
 def _summary(p50: float | None, p95: float | None) -> dict[str, Any]:
@@ -175,3 +175,14 @@ def test_cluster_fails_on_an_accepted_call_lost_a_refusal_not_seen_or_a_slow_sta
         c.name: c for c in cluster_bench.checks(_cluster(time_to_both_agents_s=_summary(2, 3.2)))
     }
     assert slow["cluster: both agents p95 (accepted calls)"].passed is False
+
+
+def test_a_missed_target_prints_what_the_run_measured_of_its_cause() -> None:
+    level = _level(10, both_subscribed_s=_summary(1.9, 2.3), sessions_started_s=_summary(1, 1.2))
+    text = missed_reasons(collect_checks({"concurrency": {"levels": [level]}}))
+    assert "Missed, and why" in text
+    assert "10 concurrent: both agents p95: by the worker's own clock" in text
+    assert "1.20 s p95" in text
+    fast = _level(10, both_subscribed_s=_summary(0.9, 1.2), sessions_started_s=_summary(1, 1.0))
+    met = collect_checks({"concurrency": {"levels": [fast]}})
+    assert missed_reasons(met) == "", "a met target needs no reason"
