@@ -56,9 +56,6 @@ logger = logging.getLogger("multi_agent_worker")
 AGENT_ROOM_TOKEN_TTL_S = 6 * 3600
 SETTLE_TIMEOUT_S = 5.0
 """How long a finished call waits for each agent to receive the others' last lines and events."""
-LIVE_CHECK_FRESH_S = 1.0
-"""A room-liveness answer this old still stands for the join that follows; after a longer
-observer wait the room is checked again."""
 DEPARTURE_GRACE_S = 3.0
 """How long the agents stay after the server has their last lines, before leaving: measured, a
 starved observer (10 calls and a CPU burner on 2 cores) learned of a departure before the
@@ -140,25 +137,15 @@ class CallJob:
             self.ctx.shutdown(reason=f"voice unavailable: {exc}")
             return
 
+        if self.scenario.observer_wait_s > 0:
+            # before the agents join: the observer then sees the whole call, joins included
+            await wait_for_observer(
+                self.guard.server_api(), self.room_name, self.scenario.observer_wait_s
+            )
         # A job can start after its room was deleted, or be dispatched by a deleted room's
         # resurrected copy (see RoomGuard.joined_a_recreated_room): joining would re-create the
-        # room. The check runs beside the observer wait (two server round trips: 0.18 s on a
-        # busy cluster) and again after a long wait, which leaves time for a deletion.
-        live = asyncio.ensure_future(self.guard.room_is_live())
-        try:
-            waited: float | None = 0.0
-            if self.scenario.observer_wait_s > 0:
-                # before the agents join: the observer then sees the whole call, joins included
-                waited = await wait_for_observer(
-                    self.guard.server_api(), self.room_name, self.scenario.observer_wait_s
-                )
-            if waited is None or waited > LIVE_CHECK_FRESH_S:
-                live.cancel()
-                live = asyncio.ensure_future(self.guard.room_is_live())
-            is_live = await live
-        finally:
-            live.cancel()  # the job was shut down while waiting: no check outlives it
-        if not is_live:
+        # room.
+        if not await self.guard.room_is_live():
             self.ctx.shutdown(reason="room deleted before the agents joined")
             return
         # with participant_identity set, RoomIO needs a connected room before start(). The joins
