@@ -99,17 +99,21 @@ def admission_load(admission: Admission) -> Callable[[AgentServer], float]:
     return load
 
 
-def worker_capacity(env: Mapping[str, str] | None = None) -> int | None:
-    """``$DISPATCH_WORKER_CAPACITY`` (calls per worker), or None to use the CPU-based load."""
-    raw = (os.environ if env is None else env).get("DISPATCH_WORKER_CAPACITY", "").strip()
+def _positive_count(name: str, meaning: str, env: Mapping[str, str] | None) -> int | None:
+    """``$name`` as a positive whole number, None when unset; a one-line error otherwise."""
+    raw = (os.environ if env is None else env).get(name, "").strip()
     if not raw:
         return None
     if not raw.isdigit() or int(raw) < 1:
         raise VoiceConfigError(
-            f"DISPATCH_WORKER_CAPACITY={raw!r} is not a positive whole number: "
-            "set it to the calls one worker may run at once, or unset it"
+            f"{name}={raw!r} is not a positive whole number: set it to {meaning}, or unset it"
         )
     return int(raw)
+
+
+def worker_capacity(env: Mapping[str, str] | None = None) -> int | None:
+    """``$DISPATCH_WORKER_CAPACITY`` (calls per worker), or None to use the CPU-based load."""
+    return _positive_count("DISPATCH_WORKER_CAPACITY", "the calls one worker may run at once", env)
 
 
 def workers_on_machine(env: Mapping[str, str] | None = None) -> int:
@@ -117,15 +121,10 @@ def workers_on_machine(env: Mapping[str, str] | None = None) -> int:
 
     Each worker measures the whole machine; workers started side by side (the local cluster)
     would each claim all of it and together take more calls than it runs in real time."""
-    raw = (os.environ if env is None else env).get("DISPATCH_WORKERS_ON_MACHINE", "").strip()
-    if not raw:
-        return 1
-    if not raw.isdigit() or int(raw) < 1:
-        raise VoiceConfigError(
-            f"DISPATCH_WORKERS_ON_MACHINE={raw!r} is not a positive whole number: "
-            "set it to the workers started on this machine, or unset it"
-        )
-    return int(raw)
+    sharing = _positive_count(
+        "DISPATCH_WORKERS_ON_MACHINE", "the workers started on this machine", env
+    )
+    return sharing or 1
 
 
 def measured_admission(lag: LoopLag, *, sharing: int = 1) -> Admission:

@@ -305,9 +305,11 @@ class Check:
         }
 
 
-def at_most(name: str, value: float | None, limit: float, unit: str, target: str) -> Check:
-    """A check that passes when ``value <= limit``."""
-    return Check(name, value, target, None if value is None else value <= limit, unit)
+def at_most(
+    name: str, value: float | None, limit: float, unit: str, target: str, why: str = ""
+) -> Check:
+    """A check that passes when ``value <= limit``; ``why`` is printed if it does not."""
+    return Check(name, value, target, None if value is None else value <= limit, unit, why)
 
 
 def info(name: str, value: float | None, unit: str) -> Check:

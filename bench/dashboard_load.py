@@ -17,7 +17,6 @@ by :func:`checks` here.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gc
 import logging
 import os
@@ -266,15 +265,13 @@ def checks(flood: dict[str, Any] | None, observe: dict[str, Any] | None) -> list
         if "dashboard_only" in observe:
             alone = observe.get("observer_only", {}).get("cpu_percent_of_core")
             found.append(
-                dataclasses.replace(
-                    at_most(
-                        "dashboard CPU observing a call",
-                        observe["dashboard_only"]["cpu_percent_of_core"],
-                        10.0,
-                        "%",
-                        "< 10% of a core",
-                    ),
-                    why=""
+                at_most(
+                    "dashboard CPU observing a call",
+                    observe["dashboard_only"]["cpu_percent_of_core"],
+                    10.0,
+                    "%",
+                    "< 10% of a core",
+                    ""
                     if alone is None
                     else f"the observer alone took {alone:.1f} % (the SDK decoding two agents' "
                     "audio for the meters); the target was set on cores 1.8x faster",
