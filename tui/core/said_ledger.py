@@ -11,9 +11,11 @@ is replaced), a line never started gets an id of its own.
 An observer that joins after an agent spoke gets that agent's earlier lines from the same
 attribute (:meth:`SaidLedger.history`): LiveKit replays no transcript to a late joiner.
 
-At a departure, only lines after the last one heard count, and never more than the
-attribute's count says are missing: a line heard with other words (a realtime transcript) is
-not recovered twice, and a late joiner does not get earlier lines appended at the end.
+At a departure, every line of the attribute that no heard line matches counts, in order (on a
+swamped machine a call's first line never reached an observer while its later lines did), but
+never more than the attribute's count says are missing: a line heard with other words (a
+realtime transcript) is not recovered twice. A late joiner's earlier lines count as heard once
+they are given as history.
 """
 
 from __future__ import annotations
@@ -39,21 +41,40 @@ def _same(one: str, other: str) -> bool:
     return " ".join(one.split()) == " ".join(other.split())
 
 
-def unheard(said: SaidLines, heard: list[str]) -> list[str]:
-    """The newest lines of ``said`` after the last one in ``heard`` (in order), at most as many
-    as ``said.count`` exceeds the lines heard."""
+def unheard_at(said: SaidLines, heard: list[str]) -> list[tuple[int, str]]:
+    """``(index, text)`` of the lines of ``said`` that no line in ``heard`` accounts for, in
+    order; ``index`` counts from the agent's first line.
+
+    Heard lines are matched to said lines in order. A heard line that matched nothing was said
+    in other words (or, before the first match, is older than the attribute keeps): it accounts
+    for one unmatched said line of its gap. Which one is a guess from how lines get lost: before
+    a line that arrived, the earliest are missing (streams lost as a call starts); after the
+    last that arrived, the newest (streams cut by a departure). Never more than ``said.count``
+    exceeds the lines heard: the newest of them.
+    """
     owed = said.count - len(heard)
     if owed <= 0:
         return []
     window = list(said.lines)
-    after = 0
+    older = said.count - len(window)  # lines said before the window's first
+    missing: list[int] = []
+    gap_start, in_other_words, anchored = 0, 0, False
     for text in heard:
-        for index in range(after, len(window)):
-            if _same(window[index], text):
-                after = index + 1
-                break
-    tail = window[after:]
-    return tail[-owed:] if tail else []
+        match = next((i for i in range(gap_start, len(window)) if _same(window[i], text)), None)
+        if match is None:
+            in_other_words += 1
+            continue
+        accounted = in_other_words if anchored else max(0, in_other_words - older)
+        missing.extend(range(gap_start, max(gap_start, match - accounted)))
+        gap_start, in_other_words, anchored = match + 1, 0, True
+    accounted = in_other_words if anchored else max(0, in_other_words - older)
+    missing.extend(range(gap_start + accounted, len(window)))
+    return [(older + i, window[i]) for i in missing[-owed:]]
+
+
+def unheard(said: SaidLines, heard: list[str]) -> list[str]:
+    """The lines of ``said`` no line in ``heard`` accounts for (see :func:`unheard_at`)."""
+    return [text for _, text in unheard_at(said, heard)]
 
 
 @dataclass
@@ -127,15 +148,12 @@ class SaidLedger:
         speaker = self._speakers.pop(identity, None)
         if speaker is None or speaker.said is None:
             return []
-        lines = unheard(speaker.said, speaker.heard)
+        lines = unheard_at(speaker.said, speaker.heard)
         segments: list[TranscriptSegment] = []
         cut = list(speaker.cut)
-        first_index = speaker.said.count - len(lines)
-        for offset, text in enumerate(lines):
+        for offset, (index, text) in enumerate(lines):
             # the cut streams are the newest lines' (a line is one stream): pair from the end
             slot = len(cut) - len(lines) + offset
-            segment_id, track_id = (
-                cut[slot] if slot >= 0 else (_said_id(identity, first_index + offset), "")
-            )
+            segment_id, track_id = cut[slot] if slot >= 0 else (_said_id(identity, index), "")
             segments.append(self._final(identity, segment_id, text, track_id))
         return segments
