@@ -28,6 +28,7 @@ from agents.floor import scenario_floor
 from agents.join_timeout import patient_connects, with_connect_timeout
 from agents.observer_wait import wait_for_observer
 from agents.party_agent import agent_for, opening_instructions
+from agents.ready_watch import wait_until_ready
 from agents.room_guard import RoomGuard
 from agents.room_receipts import PeerReceipts
 from agents.scenario import Persona, Role
@@ -243,7 +244,7 @@ class CallJob:
         sessions = {role: seat.session for role, seat in self.seats.items() if seat.session}
         # each session publishes its track once its linked agent is in the room: start talking
         # only when all are ready, so the first words are not spoken into an unpublished track
-        await asyncio.gather(*(session.room_io.wait_for_ready() for session in sessions.values()))
+        await wait_until_ready(list(self.seats.values()))
 
         def on_turn(turn: Turn) -> None:
             seat = self.seats[turn.role]

@@ -22,11 +22,19 @@ ASK_TIMEOUT_S = 5.0
 
 
 async def observer_present(lkapi: api.LiveKitAPI, room: str) -> bool:
-    """Whether a hidden participant that is no agent is in ``room``."""
+    """Whether a hidden participant that is no agent is in ``room`` and connected.
+
+    Connected (``ACTIVE``), not only joined: livekit-server drops a data packet that carries no
+    sequence number for a participant whose connection is not up yet (``SendDataMessage`` in
+    ``pkg/rtc/participant.go`` of 1.13.5), and transcripts are data packets.
+    """
     async with asyncio.timeout(ASK_TIMEOUT_S):
         reply = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
     return any(
-        p.permission.hidden and p.kind != api.ParticipantInfo.AGENT for p in reply.participants
+        p.permission.hidden
+        and p.kind != api.ParticipantInfo.AGENT
+        and p.state == api.ParticipantInfo.ACTIVE
+        for p in reply.participants
     )
 
 
