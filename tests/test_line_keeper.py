@@ -73,6 +73,32 @@ async def test_a_line_said_but_never_streamed_arrives_before_the_departure(
             assert events.index(recovered) < events.index(left), "the line before the departure"
 
 
+async def test_a_line_never_streamed_arrives_in_its_place_before_the_next(
+    livekit_server: LocalServer,
+) -> None:
+    recorder = Recorder()
+    async with fresh_room(livekit_server) as (_, room_name):
+        chris = await join_stand_in(livekit_server, room_name, CHRIS, "driver", amplitude=None)
+        try:
+            async with observing(livekit_server, room_name, recorder):
+                await recorder.wait_for(ParticipantJoined, lambda e: e.identity == CHRIS)
+                # the first line is said (the attribute) and its stream never comes
+                await chris.room.local_participant.set_attributes(
+                    {SAID_LINES_ATTRIBUTE: encode_said(LINES[:1])}
+                )
+                await recorder.wait_for(AttributesChanged, lambda e: e.identity == CHRIS)
+                await say_final(chris.room, LINES[1])
+                second = await recorder.wait_for(
+                    TranscriptSegment, lambda e: e.final and e.text == LINES[1]
+                )
+                finals = [e for e in recorder.of(TranscriptSegment) if e.final]
+                assert [e.text for e in finals] == LINES, "in the order said"
+                assert finals[0].segment_id == f"said:{CHRIS}:0"
+                assert finals[1] is second
+        finally:
+            await chris.aclose()
+
+
 async def test_a_departure_owing_nothing_recovers_nothing(
     livekit_server: LocalServer,
 ) -> None:

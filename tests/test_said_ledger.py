@@ -7,7 +7,7 @@ from __future__ import annotations
 from agents.constants import SAID_LINES_ATTRIBUTE
 from agents.said_lines import SaidLines, encode_said
 from tui.core.events import AttributesChanged, ParticipantJoined, TranscriptSegment
-from tui.core.said_ledger import SaidLedger, unheard
+from tui.core.said_ledger import SaidLedger, passed_over, unheard
 
 CHRIS = "driver-chris"
 
@@ -63,6 +63,21 @@ def test_only_lines_in_the_window_can_be_recovered() -> None:
     assert unheard(said("nine", "ten", count=10), []) == ["nine", "ten"]
 
 
+def test_lines_passed_over_are_the_unheard_ones_before_the_line_arriving() -> None:
+    lines = said("one", "two", "three")
+    assert passed_over(lines, [], "two") == [(0, "one")]
+    assert passed_over(lines, ["one"], "three") == [(1, "two")]
+    assert passed_over(lines, ["one"], "two") == []
+    # a line the attribute does not list yet is the next one
+    assert passed_over(said("one"), [], "two") == [(0, "one")]
+    assert passed_over(said("one"), ["one"], "two") == []
+    # once this agent was heard in other words, an unlisted line could be a listed one
+    assert passed_over(said("one", "two"), ["One!"], "Two!") == []
+    assert passed_over(lines, ["One!"], "two") == []
+    # a repeated line matches its next occurrence
+    assert passed_over(said("Yes.", "No.", "Yes."), ["Yes."], "Yes.") == [(1, "No.")]
+
+
 def _segment(segment_id: str, text: str, final: bool) -> TranscriptSegment:
     return TranscriptSegment("room", CHRIS, segment_id, text, final=final, track_id="TR_1")
 
@@ -93,6 +108,20 @@ def test_a_cut_stream_is_finished_under_its_own_segment_id() -> None:
     assert ledger.recover(CHRIS) == [], "recovered once"
 
 
+def test_a_cut_stream_is_paired_with_the_line_it_began_not_the_newest() -> None:
+    # a busy observer: "Sure." cut after its first words, "Goodbye Tim." never started
+    ledger = SaidLedger("room")
+    ledger.seen(_segment("SG_1", "Hey Tim.", final=True))
+    ledger.seen(_segment("SG_2", "Su", final=False))
+    ledger.seen(_segment("SG_2", "Sure", final=False))
+    ledger.seen(_said_changed(_attributes("Hey Tim.", "Sure.", "Goodbye Tim.")))
+    recovered = ledger.recover(CHRIS)
+    assert [(s.segment_id, s.text) for s in recovered] == [
+        ("SG_2", "Sure."),
+        (f"said:{CHRIS}:2", "Goodbye Tim."),
+    ]
+
+
 def test_a_line_never_started_gets_an_id_of_its_own() -> None:
     ledger = SaidLedger("room")
     ledger.seen(_segment("SG_1", "Hey Tim.", final=True))
@@ -109,6 +138,18 @@ def test_a_first_line_never_heard_gets_its_own_index() -> None:
     ledger.seen(_said_changed(_attributes("Hey Tim.", "Sure.")))
     [recovered] = ledger.recover(CHRIS)
     assert (recovered.segment_id, recovered.text) == (f"said:{CHRIS}:0", "Hey Tim.")
+
+
+def test_a_line_passed_over_is_recovered_once_before_the_next() -> None:
+    ledger = SaidLedger("room")
+    ledger.seen(_said_changed(_attributes("Hey Tim.")))
+    second = _segment("SG_2", "Sure.", final=True)
+    ledger.seen(_segment("SG_2", "Sure", final=False))
+    [recovered] = ledger.passed_over(second)
+    assert (recovered.segment_id, recovered.text) == (f"said:{CHRIS}:0", "Hey Tim.")
+    ledger.seen(second)
+    ledger.seen(_said_changed(_attributes("Hey Tim.", "Sure.")))
+    assert ledger.owed(CHRIS) == [] and ledger.recover(CHRIS) == []
 
 
 def test_a_participant_without_the_attribute_recovers_nothing() -> None:

@@ -3,6 +3,8 @@ and an agent's departure only after its lines (the rules are :mod:`tui.core.said
 
 - A participant found in the room when the observer joined brings the lines it said before,
   from its said-lines attribute: LiveKit replays no transcript to a late joiner.
+- A line whose transcript never arrived while a later line of the same agent did is recovered
+  from the attribute right before that later line: one agent's streams arrive in order.
 - A departure waits up to :data:`DEPARTURE_WAIT_S` for the lines the participant's attribute
   lists (the data channel can run seconds behind the signal connection that brings the
   departure), then the missing ones are recovered from the attribute, then the departure is
@@ -64,6 +66,17 @@ class LineKeeper:
             # everything it said was heard or recovered at its departure: a late copy
             logger.debug("%s: late transcript from %s dropped", self._room, event.identity)
             return
+        if isinstance(event, TranscriptSegment) and not self._reading(event.identity):
+            # (an earlier line still being read is not lost)
+            for segment in self._ledger.passed_over(event):  # counted as heard already
+                logger.warning(
+                    "%s: recovered %s's line %r from its said-lines attribute (its transcript "
+                    "never arrived; a later line did)",
+                    self._room,
+                    event.identity,
+                    segment.text,
+                )
+                self._deliver(segment)
         self._pass(event)
 
     def _pass(self, event: DomainEvent) -> None:

@@ -264,8 +264,12 @@ class RoomObserver:
         self._lines.emit(event)
 
     def _reading(self, identity: str) -> bool:
-        """Whether a transcript stream of ``identity`` is still being read."""
-        return any(not task.done() for task in self._readers.get(identity, ()))
+        """Whether a transcript stream of ``identity`` is still being read (by a task other
+        than the one asking: a reader emitting its final segment asks about the others)."""
+        current = asyncio.current_task()
+        return any(
+            not task.done() and task is not current for task in self._readers.get(identity, ())
+        )
 
     def _deliver(self, event: DomainEvent) -> None:
         try:

@@ -37,8 +37,34 @@ def _said_id(identity: str, index: int) -> str:
     return f"said:{identity}:{index}"
 
 
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
 def _same(one: str, other: str) -> bool:
-    return " ".join(one.split()) == " ".join(other.split())
+    return _flat(one) == _flat(other)
+
+
+def _align(said: SaidLines, heard: list[str]) -> tuple[list[int], int, int]:
+    """The window indexes of the lines of ``said`` no line in ``heard`` accounts for (see
+    :func:`unheard_at`), the index after the last said line a heard line matched, and how many
+    heard lines of the window's time matched none (said in other words)."""
+    window = list(said.lines)
+    older = said.count - len(window)  # lines said before the window's first
+    missing: list[int] = []
+    gap_start, in_other_words, anchored, other_words = 0, 0, False, 0
+    for text in heard:
+        match = next((i for i in range(gap_start, len(window)) if _same(window[i], text)), None)
+        if match is None:
+            in_other_words += 1
+            continue
+        accounted = in_other_words if anchored else max(0, in_other_words - older)
+        missing.extend(range(gap_start, max(gap_start, match - accounted)))
+        gap_start, in_other_words, anchored = match + 1, 0, True
+        other_words += accounted
+    accounted = in_other_words if anchored else max(0, in_other_words - older)
+    missing.extend(range(gap_start + accounted, len(window)))
+    return missing, gap_start, other_words + accounted
 
 
 def unheard_at(said: SaidLines, heard: list[str]) -> list[tuple[int, str]]:
@@ -55,21 +81,33 @@ def unheard_at(said: SaidLines, heard: list[str]) -> list[tuple[int, str]]:
     owed = said.count - len(heard)
     if owed <= 0:
         return []
-    window = list(said.lines)
-    older = said.count - len(window)  # lines said before the window's first
-    missing: list[int] = []
-    gap_start, in_other_words, anchored = 0, 0, False
-    for text in heard:
-        match = next((i for i in range(gap_start, len(window)) if _same(window[i], text)), None)
-        if match is None:
-            in_other_words += 1
-            continue
-        accounted = in_other_words if anchored else max(0, in_other_words - older)
-        missing.extend(range(gap_start, max(gap_start, match - accounted)))
-        gap_start, in_other_words, anchored = match + 1, 0, True
-    accounted = in_other_words if anchored else max(0, in_other_words - older)
-    missing.extend(range(gap_start + accounted, len(window)))
-    return [(older + i, window[i]) for i in missing[-owed:]]
+    missing, _, _ = _align(said, heard)
+    older = said.count - len(said.lines)
+    return [(older + i, said.lines[i]) for i in missing[-owed:]]
+
+
+def passed_over(said: SaidLines, heard: list[str], text: str) -> list[tuple[int, str]]:
+    """The lines said before ``text`` (a line arriving now) that no heard line accounts for.
+
+    One agent's transcript streams reach an observer in the order it said them (one reliable,
+    ordered channel), so an earlier line still missing when a later one arrives was lost: it can
+    be recovered in its place rather than at the agent's departure. The attribute lists a line
+    once it has been spoken, often after its transcript arrived: a line it does not list is
+    taken as the next one, unless this agent's lines were heard in other words (a realtime
+    transcript), where it could be one of the listed lines.
+    """
+    missing, start, other_words = _align(said, heard)
+    lines = said.lines
+    match = next((i for i in range(start, len(lines)) if _same(lines[i], text)), None)
+    if match is None and other_words == 0:
+        match, owed = len(lines), said.count - len(heard)
+    else:
+        owed = said.count - len(heard) - 1
+        missing, _, _ = _align(said, [*heard, text])
+    if match is None or owed <= 0:
+        return []
+    older = said.count - len(lines)
+    return [(older + i, lines[i]) for i in [i for i in missing if i < match][-owed:]]
 
 
 def unheard(said: SaidLines, heard: list[str]) -> list[str]:
@@ -77,11 +115,19 @@ def unheard(said: SaidLines, heard: list[str]) -> list[str]:
     return [text for _, text in unheard_at(said, heard)]
 
 
+@dataclass(frozen=True)
+class _Cut:
+    segment_id: str
+    track_id: str
+    text: str
+    """What arrived of it."""
+
+
 @dataclass
 class _Speaker:
     heard: list[str] = field(default_factory=list)
-    cut: list[tuple[str, str]] = field(default_factory=list)
-    """``(segment_id, track_id)`` of segments that started and never became final."""
+    cut: list[_Cut] = field(default_factory=list)
+    """Segments that started and never became final, in the order they started."""
     said: SaidLines | None = None
 
 
@@ -96,13 +142,18 @@ class SaidLedger:
         """Keep what ``event`` (an event the observer emitted) says about lines."""
         if isinstance(event, TranscriptSegment):
             speaker = self._speakers.setdefault(event.identity, _Speaker())
-            started = (event.segment_id, event.track_id)
-            speaker.cut = [seg for seg in speaker.cut if seg[0] != event.segment_id]
+            growing = _Cut(event.segment_id, event.track_id, event.text)
+            others = [seg for seg in speaker.cut if seg.segment_id != event.segment_id]
             if event.final:
+                speaker.cut = others
                 if event.text.strip():
                     speaker.heard.append(event.text.strip())
-            else:
-                speaker.cut.append(started)
+            elif len(others) == len(speaker.cut):
+                speaker.cut.append(growing)
+            else:  # in its place: the order streams started in pairs them with lines
+                speaker.cut = [
+                    growing if seg.segment_id == event.segment_id else seg for seg in speaker.cut
+                ]
         elif isinstance(event, ParticipantJoined) or (
             # state changes come several times a second: parse the lines only when they changed
             isinstance(event, AttributesChanged) and SAID_LINES_ATTRIBUTE in dict(event.changed)
@@ -135,6 +186,40 @@ class SaidLedger:
             track_id=track_id,
         )
 
+    def passed_over(self, segment: TranscriptSegment) -> list[TranscriptSegment]:
+        """Final segments for the lines said before ``segment`` (a final one arriving now) that
+        were never heard; once (they then count as heard, before it)."""
+        speaker = self._speakers.get(segment.identity)
+        if speaker is None or speaker.said is None or not segment.final:
+            return []
+        lines = passed_over(speaker.said, speaker.heard, segment.text.strip())
+        # the arriving segment is no cut stream of the lines before it
+        speaker.cut = [seg for seg in speaker.cut if seg.segment_id != segment.segment_id]
+        segments = self._finals(segment.identity, lines, speaker)
+        speaker.heard.extend(text for _, text in lines)
+        return segments
+
+    def _finals(
+        self, identity: str, lines: list[tuple[int, str]], speaker: _Speaker
+    ) -> list[TranscriptSegment]:
+        """Final segments for ``lines``: a cut stream keeps its segment id (its partial text is
+        replaced), a line never started gets one of its own. Streams start in the order lines
+        are said, so each cut stream, oldest first, is the next line its partial text begins."""
+        ids = [(_said_id(identity, index), "") for index, _ in lines]
+        next_line = 0
+        for cut in speaker.cut:
+            for position in range(next_line, len(lines)):
+                if _flat(lines[position][1]).startswith(_flat(cut.text)):
+                    ids[position] = (cut.segment_id, cut.track_id)
+                    next_line = position + 1
+                    break
+        paired = {segment_id for segment_id, _ in ids}
+        speaker.cut = [cut for cut in speaker.cut if cut.segment_id not in paired]
+        return [
+            self._final(identity, segment_id, text, track_id)
+            for (segment_id, track_id), (_, text) in zip(ids, lines, strict=True)
+        ]
+
     def owed(self, identity: str) -> list[str]:
         """The lines ``identity`` said that have not arrived in full (yet)."""
         speaker = self._speakers.get(identity)
@@ -148,12 +233,4 @@ class SaidLedger:
         speaker = self._speakers.pop(identity, None)
         if speaker is None or speaker.said is None:
             return []
-        lines = unheard_at(speaker.said, speaker.heard)
-        segments: list[TranscriptSegment] = []
-        cut = list(speaker.cut)
-        for offset, (index, text) in enumerate(lines):
-            # the cut streams are the newest lines' (a line is one stream): pair from the end
-            slot = len(cut) - len(lines) + offset
-            segment_id, track_id = cut[slot] if slot >= 0 else (_said_id(identity, index), "")
-            segments.append(self._final(identity, segment_id, text, track_id))
-        return segments
+        return self._finals(identity, unheard_at(speaker.said, speaker.heard), speaker)
