@@ -194,3 +194,29 @@ def test_an_attribute_change_that_leaves_the_lines_alone_is_not_read_again() -> 
     state = (*_attributes("not what was said"), ("lk.agent.state", "speaking"))
     ledger.seen(AttributesChanged("room", CHRIS, state, (("lk.agent.state", "speaking"),)))
     assert ledger.owed(CHRIS) == ["Hey Tim."]
+
+
+def test_a_speaker_seen_again_after_the_observer_reconnected_brings_no_history() -> None:
+    # a full reconnect of the observer: every participant leaves and joins, same session ids
+    ledger = SaidLedger("room")
+    ledger.seen(ParticipantJoined("room", CHRIS, attributes=_attributes(), sid="PA_1"))
+    ledger.seen(_segment("SG_1", "Hey Tim.", final=True))
+    ledger.seen(_said_changed(_attributes("Hey Tim.")))
+    assert ledger.recover(CHRIS) == []
+    again = ParticipantJoined("room", CHRIS, attributes=_attributes("Hey Tim."), sid="PA_1")
+    assert ledger.returning(again)
+    ledger.seen(again)
+    assert ledger.history(CHRIS) == [], "heard before the reconnect"
+    ledger.seen(_said_changed(_attributes("Hey Tim.", "Sure.")))
+    assert ledger.owed(CHRIS) == ["Sure."]
+
+
+def test_a_new_session_of_the_same_identity_brings_its_history() -> None:
+    ledger = SaidLedger("room")
+    ledger.seen(ParticipantJoined("room", CHRIS, attributes=_attributes(), sid="PA_1"))
+    ledger.seen(_segment("SG_1", "Hey Tim.", final=True))
+    ledger.recover(CHRIS)
+    new = ParticipantJoined("room", CHRIS, attributes=_attributes("Hello again."), sid="PA_2")
+    assert not ledger.returning(new)
+    ledger.seen(new)
+    assert [s.text for s in ledger.history(CHRIS)] == ["Hello again."]

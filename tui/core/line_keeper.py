@@ -57,7 +57,8 @@ class LineKeeper:
             self._depart(event)
             return
         if isinstance(event, ParticipantJoined):
-            self._recovered.discard(event.identity)  # a new session: its lines are new
+            if not self._ledger.returning(event):  # else the observer reconnected
+                self._recovered.discard(event.identity)  # a new session: its lines are new
             self._pass(event)
             for segment in self._ledger.history(event.identity):  # said before we joined
                 self._pass(segment)

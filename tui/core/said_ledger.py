@@ -129,6 +129,8 @@ class _Speaker:
     cut: list[_Cut] = field(default_factory=list)
     """Segments that started and never became final, in the order they started."""
     said: SaidLines | None = None
+    sid: str = ""
+    """The participant's session id: the same after this observer's own reconnect."""
 
 
 class SaidLedger:
@@ -137,6 +139,9 @@ class SaidLedger:
     def __init__(self, room: str) -> None:
         self._room = room
         self._speakers: dict[str, _Speaker] = {}
+        self._gone: dict[str, _Speaker] = {}
+        """Departed speakers: one seen joining again with the same session id never left (the
+        observer reconnected and heard every participant leave and join)."""
 
     def seen(self, event: DomainEvent) -> None:
         """Keep what ``event`` (an event the observer emitted) says about lines."""
@@ -154,13 +159,33 @@ class SaidLedger:
                 speaker.cut = [
                     growing if seg.segment_id == event.segment_id else seg for seg in speaker.cut
                 ]
-        elif isinstance(event, ParticipantJoined) or (
+        if isinstance(event, ParticipantJoined):
+            self._joined(event)
+        if isinstance(event, ParticipantJoined) or (
             # state changes come several times a second: parse the lines only when they changed
             isinstance(event, AttributesChanged) and SAID_LINES_ATTRIBUTE in dict(event.changed)
         ):
             said = decode_said(dict(event.attributes).get(SAID_LINES_ATTRIBUTE, ""))
             if said is not None:
                 self._speakers.setdefault(event.identity, _Speaker()).said = said
+
+    def returning(self, event: ParticipantJoined) -> bool:
+        """Whether ``event`` is a departed speaker's same session seen again (this observer
+        reconnected), not a new session of that identity."""
+        gone = self._gone.get(event.identity)
+        return gone is not None and bool(gone.sid) and gone.sid == event.sid
+
+    def _joined(self, event: ParticipantJoined) -> None:
+        returning = self.returning(event)
+        gone = self._gone.pop(event.identity, None)
+        existing = self._speakers.get(event.identity)
+        if existing is not None:
+            existing.sid = existing.sid or event.sid
+            return
+        if gone is not None and returning:
+            self._speakers[event.identity] = gone  # what it said was heard already
+        else:
+            self._speakers[event.identity] = _Speaker(sid=event.sid)
 
     def history(self, identity: str) -> list[TranscriptSegment]:
         """Final segments for the lines ``identity`` said before this observer could hear it
@@ -231,6 +256,8 @@ class SaidLedger:
         """Final segments for the lines ``identity`` said and the observer did not hear in full,
         once (the participant is forgotten)."""
         speaker = self._speakers.pop(identity, None)
+        if speaker is not None:
+            self._gone[identity] = speaker
         if speaker is None or speaker.said is None:
             return []
         return self._finals(identity, unheard_at(speaker.said, speaker.heard), speaker)
