@@ -25,9 +25,9 @@ READY_WARN_S = 10.0
 """How long the sessions may take to be ready before what is missing is logged."""
 READY_NUDGE_EVERY_S = 10.0
 """How often, once late, the other agents' rooms are asked to subscribe to a late track again."""
-READY_GIVE_UP_S = 60.0
-"""How long the call waits for its sessions before it ends with the reason."""
-RESUBSCRIBE_PAUSE_S = 0.5
+READY_GIVE_UP_S = 120.0
+"""How long the call waits for its sessions before it ends with the reason: ten calls starting
+at once beside a CPU burner on 2 cores had a call wait 47 s for its subscriptions."""
 
 
 class SessionsNotReady(RuntimeError):
@@ -77,16 +77,14 @@ def missing_step(seat: Seat, seats: Sequence[Seat]) -> str:
     return f"{name}'s audio track is not subscribed by another agent ({'; '.join(views)})"
 
 
-async def _resubscribe(seat: Seat, seats: Sequence[Seat]) -> None:
-    """Ask every other agent's room to subscribe to ``seat``'s audio track again."""
+def _resubscribe(seat: Seat, seats: Sequence[Seat]) -> None:
+    """Ask every other agent's room that sees ``seat``'s audio track and has not received it
+    to subscribe to it (again: the request is idempotent). A subscription already received but
+    not yet confirmed to the publisher is left alone: asking again would restart it."""
     for listener in seats:
         pub = _heard_by(seat, listener) if listener is not seat else None
-        if pub is None:
-            continue
-        if pub.subscribed:
-            pub.set_subscribed(False)
-            await asyncio.sleep(RESUBSCRIBE_PAUSE_S)
-        pub.set_subscribed(True)
+        if pub is not None and not pub.subscribed:
+            pub.set_subscribed(True)
 
 
 def session_ready(seat: Seat) -> Awaitable[None]:
@@ -124,7 +122,7 @@ async def wait_until_ready(
                 missing,
             )
             for seat in late:
-                await _resubscribe(seat, seats)
+                _resubscribe(seat, seats)
             timeout = min(nudge_every_s, max(0.0, give_up_s - waited))
     finally:
         # only when given up or cancelled: the call is ending, its sessions with it
