@@ -244,7 +244,7 @@ class CallJob:
         sessions = {role: seat.session for role, seat in self.seats.items() if seat.session}
         # each session publishes its track once its linked agent is in the room: start talking
         # only when all are ready, so the first words are not spoken into an unpublished track
-        await wait_until_ready(list(self.seats.values()))
+        await wait_until_ready(list(self.seats.values()), report=self._report_not_ready)
 
         def on_turn(turn: Turn) -> None:
             seat = self.seats[turn.role]
@@ -283,6 +283,10 @@ class CallJob:
         await self._settle()
         self.ctx.shutdown(reason=f"conversation ended: {result.reason}")
         return result
+
+    def _report_not_ready(self, seat: Seat, what: str) -> None:
+        """A late session, as a (recoverable) error event: a dashboard shows why it is silent."""
+        self.events(seat.role, "error", {"error": what, "source": "room", "recoverable": True})
 
     def _on_room_lost(self, seat: Seat) -> Callable[..., None]:
         """The handler of ``seat``'s own room disconnecting."""

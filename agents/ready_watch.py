@@ -99,10 +99,12 @@ async def wait_until_ready(
     warn_s: float = READY_WARN_S,
     nudge_every_s: float = READY_NUDGE_EVERY_S,
     give_up_s: float = READY_GIVE_UP_S,
+    report: Callable[[Seat, str], None] | None = None,
 ) -> None:
     """Return once every seat's session is ready; log what is missing after ``warn_s`` (and
-    every ``nudge_every_s``, asking for the late tracks again); raise :class:`SessionsNotReady`
-    after ``give_up_s``."""
+    every ``nudge_every_s``, asking for the late tracks again) and hand it to ``report`` per
+    late seat (the job publishes it as a session event, which any observer of the room sees);
+    raise :class:`SessionsNotReady` after ``give_up_s``."""
     waits = {asyncio.ensure_future(ready(seat)): seat for seat in seats}
     started = time.monotonic()
     timeout = warn_s
@@ -113,15 +115,19 @@ async def wait_until_ready(
                 return
             late = [waits[task] for task in pending]
             waited = time.monotonic() - started
-            missing = "; ".join(missing_step(seat, seats) for seat in late)
+            steps = {seat.persona.identity: missing_step(seat, seats) for seat in late}
+            missing = "; ".join(steps.values())
             if waited >= give_up_s:
                 raise SessionsNotReady(f"agents not ready after {waited:.1f} s: {missing}")
             logger.warning(
-                "Agents not ready after %.1f s: %s. Asking for the audio tracks again",
+                "Room %s: agents not ready after %.1f s: %s. Asking for the audio tracks again",
+                seats[0].room.name,
                 waited,
                 missing,
             )
             for seat in late:
+                if report is not None:
+                    report(seat, f"not ready after {waited:.0f} s: {steps[seat.persona.identity]}")
                 _resubscribe(seat, seats)
             timeout = min(nudge_every_s, max(0.0, give_up_s - waited))
     finally:

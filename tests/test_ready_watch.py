@@ -73,14 +73,24 @@ async def test_a_track_nobody_subscribed_to_is_asked_for_again(
             if seat is tim:
                 await published.wait_for_subscription()
 
+        reported: list[tuple[str, str]] = []
         with caplog.at_level(logging.WARNING, logger="multi_agent_worker"):
             await wait_until_ready(
-                [tim, chris], ready, warn_s=0.5, nudge_every_s=1.0, give_up_s=scaled(20)
+                [tim, chris],
+                ready,
+                warn_s=0.5,
+                nudge_every_s=1.0,
+                give_up_s=scaled(20),
+                report=lambda seat, what: reported.append((seat.persona.name, what)),
             )
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert any(
-            "Tim's audio track is not subscribed by another agent" in text for text in warnings
+            f"Room {room_name}: agents not ready" in text
+            and "Tim's audio track is not subscribed by another agent" in text
+            for text in warnings
         ), warnings
+        assert reported and reported[0][0] == "Tim", reported
+        assert "Tim's audio track is not subscribed" in reported[0][1]
     finally:
         await tim.room.disconnect()
         await chris.room.disconnect()
