@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import inspect
+import io
 import os
 import threading
 import time
@@ -109,6 +111,17 @@ async def delete_room_quietly(lkapi: api.LiveKitAPI, name: str) -> None:
 def job_threads() -> list[threading.Thread]:
     """Threads running agent jobs (named :data:`JOB_THREAD` by the thread executor)."""
     return [t for t in threading.enumerate() if t.name == JOB_THREAD]
+
+
+def pending_task_stacks(limit: int = 200) -> str:
+    """Where every unfinished asyncio task of this process waits (any thread's loop): what a
+    job thread that does not end is stuck on, for a failure message."""
+    tasks = [obj for obj in gc.get_objects() if isinstance(obj, asyncio.Task) and not obj.done()]
+    out = io.StringIO()
+    for task in tasks[:limit]:
+        out.write(f"--- {task.get_name()}\n")
+        task.print_stack(limit=4, file=out)
+    return out.getvalue()
 
 
 def assert_every_line_arrived(watch: RoomWatch) -> None:

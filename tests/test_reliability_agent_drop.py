@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers import job_threads
+from helpers import job_threads, pending_task_stacks
 from livekit import api
 from reliability_support import (
     CHRIS,
@@ -112,7 +112,7 @@ async def test_driver_removed_mid_call_shows_missing_and_ends_the_job_cleanly(
         assert closed >= {"dispatcher", "driver"}
         for thread in job_threads():
             await asyncio.to_thread(thread.join, TIMEOUT_S)
-        assert not job_threads(), "the job thread ended"
+        assert not job_threads(), "the job thread ended; pending:\n" + pending_task_stacks()
 
         # The dashboard side keeps working: still observing, the control plane answers.
         observer_states = [
