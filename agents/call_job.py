@@ -361,9 +361,12 @@ class CallJob:
         seats = list(self.seats.values())
         # the session events, and the attribute that lets an observer recover a cut last line
         # (agents.said_lines): independent, so at once
-        await asyncio.gather(
-            *(seat.publisher.flush() for seat in seats), *(seat.said.flush() for seat in seats)
-        )
+        with contextlib.suppress(TimeoutError):  # a removed agent's writes are never answered
+            async with asyncio.timeout(SETTLE_TIMEOUT_S):
+                await asyncio.gather(
+                    *(seat.publisher.flush() for seat in seats),
+                    *(seat.said.flush() for seat in seats),
+                )
         connected = all(seat.room.isconnected() for seat in seats)
         if connected and not await receive_everything(seats, SETTLE_TIMEOUT_S):
             logger.warning(

@@ -78,6 +78,11 @@ def decode_said(value: str) -> SaidLines | None:
     return SaidLines(count, tuple(lines))
 
 
+UPDATE_TIMEOUT_S = 10.0
+"""How long one attribute update may wait for the server's answer: an update in flight when the
+agent is removed from the room is never answered, and the job's end waits for the last one."""
+
+
 class SaidLinesPublisher:
     """Keeps one agent's :data:`SAID_LINES_ATTRIBUTE` current, one update at a time, in order."""
 
@@ -99,7 +104,14 @@ class SaidLinesPublisher:
         if not self._room.isconnected():
             return
         try:
-            await self._room.local_participant.set_attributes({SAID_LINES_ATTRIBUTE: value})
+            async with asyncio.timeout(UPDATE_TIMEOUT_S):
+                await self._room.local_participant.set_attributes({SAID_LINES_ATTRIBUTE: value})
+        except TimeoutError:
+            logger.warning(
+                "the server did not answer the lines-said attribute update in %.0f s "
+                "(the agent was removed?): going on",
+                UPDATE_TIMEOUT_S,
+            )
         except Exception as exc:  # a refused update must not end the call
             logger.warning("could not publish the lines said as an attribute: %s", exc)
 
