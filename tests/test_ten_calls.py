@@ -1,4 +1,10 @@
-"""Ten calls at once on one worker: every line of every call reaches a hidden observer, final.
+"""Calls at once on one worker: every line of every call reaches a hidden observer, final.
+
+Six calls, beyond the five this 2-core machine's worker admits by itself (its capacity is fixed
+for the suite). Ten at once (twenty rooms in one worker process) hung a call's start in about
+one full-suite run in three: the rooms' SDK engines stopped negotiating (the server logged
+"publish time out" and "track not bound after timeout" for 120 s; see
+``agents/ready_watch.py``), which is an overload the worker's admission exists to refuse.
 
 The dashboard's worker (thread executor) runs in a process of its own (``WorkerHost``) on a
 server of this test's own; each room gets the dashboard's observer. Lines were lost here for three
@@ -23,7 +29,7 @@ from tui.core.worker_host import WorkerHost
 
 pytestmark = pytest.mark.e2e
 
-CALLS = 10
+CALLS = 6
 
 
 async def test_ten_calls_on_one_worker_lose_no_line(
