@@ -41,6 +41,11 @@ async def say_final(room: rtc.Room, text: str) -> None:
     await writer.aclose(attributes={TRANSCRIPTION_FINAL_ATTRIBUTE: "true"})
 
 
+async def list_said(room: rtc.Room, lines: list[str]) -> None:
+    """Publish ``lines`` as ``room``'s participant's said-lines attribute, as an agent does."""
+    await room.local_participant.set_attributes({SAID_LINES_ATTRIBUTE: encode_said(lines)})
+
+
 def observing(server: LocalServer, room_name: str, recorder: Recorder) -> RoomObserver:
     return RoomObserver(server.url, observer_token(server, room_name), room_name, recorder)
 
@@ -60,9 +65,7 @@ async def test_a_line_said_but_never_streamed_arrives_before_the_departure(
             await say_final(chris.room, LINES[0])
             await recorder.wait_for(TranscriptSegment, lambda e: e.final)
             # the second line is said (the attribute) and its stream never comes: it was cut
-            await chris.room.local_participant.set_attributes(
-                {SAID_LINES_ATTRIBUTE: encode_said(LINES)}
-            )
+            await list_said(chris.room, LINES)
             await chris.aclose()
             left = await recorder.wait_for(ParticipantLeft, lambda e: e.identity == CHRIS)
             finals = [e for e in recorder.of(TranscriptSegment) if e.final]
@@ -83,9 +86,7 @@ async def test_a_line_never_streamed_arrives_in_its_place_before_the_next(
             async with observing(livekit_server, room_name, recorder):
                 await recorder.wait_for(ParticipantJoined, lambda e: e.identity == CHRIS)
                 # the first line is said (the attribute) and its stream never comes
-                await chris.room.local_participant.set_attributes(
-                    {SAID_LINES_ATTRIBUTE: encode_said(LINES[:1])}
-                )
+                await list_said(chris.room, LINES[:1])
                 await recorder.wait_for(AttributesChanged, lambda e: e.identity == CHRIS)
                 await say_final(chris.room, LINES[1])
                 second = await recorder.wait_for(
@@ -108,9 +109,7 @@ async def test_a_departure_owing_nothing_recovers_nothing(
         async with observing(livekit_server, room_name, recorder):
             await recorder.wait_for(ParticipantJoined, lambda e: e.identity == CHRIS)
             await say_final(chris.room, LINES[0])
-            await chris.room.local_participant.set_attributes(
-                {SAID_LINES_ATTRIBUTE: encode_said(LINES[:1])}
-            )
+            await list_said(chris.room, LINES[:1])
             await recorder.wait_for(TranscriptSegment, lambda e: e.final)
             await chris.aclose()
             await recorder.wait_for(ParticipantLeft, lambda e: e.identity == CHRIS)
@@ -124,9 +123,7 @@ async def test_an_observer_joining_late_gets_the_lines_said_before(
     async with fresh_room(livekit_server) as (_, room_name):
         chris = await join_stand_in(livekit_server, room_name, CHRIS, "driver", amplitude=None)
         try:
-            await chris.room.local_participant.set_attributes(
-                {SAID_LINES_ATTRIBUTE: encode_said(LINES)}
-            )
+            await list_said(chris.room, LINES)
             async with observing(livekit_server, room_name, recorder):
                 joined = await recorder.wait_for(ParticipantJoined, lambda e: e.identity == CHRIS)
                 finals = [e for e in recorder.of(TranscriptSegment) if e.final]
